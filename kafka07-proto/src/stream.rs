@@ -1,0 +1,421 @@
+//! A push decoder for FETCH responses: bytes go in as they arrive from a socket, in pieces of
+//! any size, and complete messages come out — without allocation, with memory bounded by the
+//! largest single message rather than by the response.
+//!
+//! Messages that arrive whole inside one piece are handed out borrowed from that piece (no
+//! copy); only a message split across pieces is assembled in the decoder's buffer.
+
+use crate::error::{Error, ErrorKind, Layer, Result};
+use crate::message::{MessageView, LENGTH_PREFIX};
+use crate::message_set::{apply_crc, DecodeOptions, MessageAndOffset, Stop};
+use crate::response::ErrorCode;
+
+/// What [`FetchStream::decode`] produced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StreamEvent<'a> {
+    /// The response header: its error code and how many message-set bytes follow.
+    Header {
+        /// The response's error code.
+        error: ErrorCode,
+        /// Message-set bytes in this response.
+        message_set_len: u64,
+    },
+    /// One complete message with its reference offsets.
+    Message(MessageAndOffset<'a>),
+    /// The response was consumed to its last byte.
+    End {
+        /// The reference's `validBytes`: bytes of complete entries. The next fetch starts at
+        /// the fetch offset plus this.
+        valid_bytes: u64,
+        /// How the message set ended (a cut trailing entry is normal).
+        stop: Stop,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    Head,
+    Len,
+    Body { total: usize },
+    Skip { left: u64, stop: Stop },
+    Done,
+    Failed(Error),
+}
+
+/// Streaming decoder for one FETCH response at a time.
+///
+/// `B` is the assembly buffer (`[u8; N]`, `&mut [u8]`, `Vec<u8>`): its length is the largest
+/// message that can be split across input pieces; larger ones are
+/// [`ErrorKind::MessageTooLarge`]. Call [`decode`](Self::decode) until it consumes nothing and
+/// returns no event (it needs more input), or until [`is_done`](Self::is_done).
+///
+/// ```
+/// use kafka07_proto::{FetchStream, StreamEvent};
+/// // Spec §12.3: FETCH response holding "hello" and "there", fed one byte at a time.
+/// let resp = [
+///     0, 0, 0, 0x20, 0, 0,
+///     0, 0, 0, 0x0b, 1, 0, 0x36, 0x10, 0xa6, 0x86, b'h', b'e', b'l', b'l', b'o',
+///     0, 0, 0, 0x0b, 1, 0, 0x5a, 0x2f, 0xe9, 0x96, b't', b'h', b'e', b'r', b'e',
+/// ];
+/// let mut dec = FetchStream::new([0u8; 64], 1000);
+/// let mut got = Vec::new();
+/// for byte in resp.chunks(1) {
+///     let mut input = byte;
+///     loop {
+///         let (used, event) = dec.decode(input)?;
+///         if let Some(StreamEvent::Message(m)) = event {
+///             got.push((m.offset, m.message.payload().to_vec()));
+///         }
+///         input = &input[used..];
+///         if used == 0 && event.is_none() { break; }
+///     }
+/// }
+/// assert!(dec.is_done());
+/// assert_eq!(got, [(1015, b"hello".to_vec()), (1030, b"there".to_vec())]);
+/// # Ok::<(), kafka07_proto::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct FetchStream<B> {
+    buf: B,
+    fill: usize,
+    head: [u8; 6],
+    head_fill: usize,
+    len: [u8; 4],
+    len_fill: usize,
+    state: State,
+    base_offset: u64,
+    /// Message-set bytes consumed by complete entries (reference `validBytes`).
+    valid: u64,
+    /// Message-set bytes not yet consumed from the input.
+    remaining: u64,
+    /// Response bytes consumed so far (for error positions).
+    at: u64,
+    max_frame: usize,
+    opts: DecodeOptions,
+}
+
+impl<B: AsRef<[u8]> + AsMut<[u8]>> FetchStream<B> {
+    /// A decoder for a response to a fetch at `fetch_offset`, with default options (CRC
+    /// verified, strict) and the default frame limit.
+    pub fn new(buf: B, fetch_offset: u64) -> Self {
+        Self::with_options(
+            buf,
+            fetch_offset,
+            DecodeOptions::default(),
+            crate::DEFAULT_MAX_FRAME,
+        )
+    }
+
+    /// A decoder with explicit options and largest accepted response size.
+    pub fn with_options(buf: B, fetch_offset: u64, opts: DecodeOptions, max_frame: usize) -> Self {
+        FetchStream {
+            buf,
+            fill: 0,
+            head: [0; 6],
+            head_fill: 0,
+            len: [0; 4],
+            len_fill: 0,
+            state: State::Head,
+            base_offset: fetch_offset,
+            valid: 0,
+            remaining: 0,
+            at: 0,
+            max_frame,
+            opts,
+        }
+    }
+
+    /// Starts over for the next response (same buffer and options).
+    pub fn reset(&mut self, fetch_offset: u64) {
+        self.fill = 0;
+        self.head_fill = 0;
+        self.len_fill = 0;
+        self.state = State::Head;
+        self.base_offset = fetch_offset;
+        self.valid = 0;
+        self.remaining = 0;
+        self.at = 0;
+    }
+
+    /// `true` once the whole response was consumed.
+    pub fn is_done(&self) -> bool {
+        self.state == State::Done
+    }
+
+    /// Bytes of complete entries so far (the reference's `validBytes` once done).
+    pub fn valid_bytes(&self) -> u64 {
+        self.valid
+    }
+
+    /// The buffer, back.
+    pub fn into_inner(self) -> B {
+        self.buf
+    }
+
+    fn fail(&mut self, e: Error) -> Result<(usize, Option<StreamEvent<'static>>)> {
+        self.state = State::Failed(e);
+        Err(e)
+    }
+
+    fn err(&self, kind: ErrorKind, at: u64) -> Error {
+        Error::new(kind, Layer::Stream, at)
+    }
+
+    /// Consumes a prefix of `input`; returns how many bytes it used and at most one event.
+    /// `(0, None)` means it needs more input (or the response is done).
+    ///
+    /// Error positions are byte offsets from the start of the response frame. After an error
+    /// the decoder stays failed until [`reset`](Self::reset).
+    pub fn decode<'s>(&'s mut self, input: &'s [u8]) -> Result<(usize, Option<StreamEvent<'s>>)> {
+        match self.state {
+            State::Failed(e) => Err(e),
+            State::Done => Ok((0, None)),
+            State::Head => self.head(input),
+            State::Len => self.length(input),
+            State::Body { total } => self.body(input, total),
+            State::Skip { left, stop } => {
+                let n = (input.len() as u64).min(left) as usize;
+                self.at += n as u64;
+                if left > n as u64 {
+                    self.state = State::Skip {
+                        left: left - n as u64,
+                        stop,
+                    };
+                    return Ok((n, None));
+                }
+                self.state = State::Done;
+                Ok((
+                    n,
+                    Some(StreamEvent::End {
+                        valid_bytes: self.valid,
+                        stop,
+                    }),
+                ))
+            }
+        }
+    }
+
+    fn head<'s>(&mut self, input: &'s [u8]) -> Result<(usize, Option<StreamEvent<'s>>)> {
+        let n = (6 - self.head_fill).min(input.len());
+        self.head[self.head_fill..self.head_fill + n].copy_from_slice(&input[..n]);
+        self.head_fill += n;
+        self.at += n as u64;
+        if self.head_fill >= 4 {
+            let size = i32::from_be_bytes([self.head[0], self.head[1], self.head[2], self.head[3]]);
+            let bad = if size <= 0 {
+                Some(ErrorKind::InvalidFrameSize(size))
+            } else if size as usize > self.max_frame {
+                Some(ErrorKind::LengthExceedsLimit {
+                    length: size as u64,
+                    limit: self.max_frame as u64,
+                })
+            } else if size < 2 {
+                Some(ErrorKind::Truncated {
+                    needed: 2,
+                    available: size as u64,
+                })
+            } else {
+                None
+            };
+            if let Some(kind) = bad {
+                let e = Error::new(kind, Layer::Frame, 0);
+                return self.fail(e);
+            }
+            if self.head_fill == 6 {
+                self.remaining = size as u64 - 2;
+                self.state = State::Len;
+                let error = ErrorCode(i16::from_be_bytes([self.head[4], self.head[5]]));
+                return Ok((
+                    n,
+                    Some(StreamEvent::Header {
+                        error,
+                        message_set_len: self.remaining,
+                    }),
+                ));
+            }
+        }
+        Ok((n, None))
+    }
+
+    fn length<'s>(&'s mut self, input: &'s [u8]) -> Result<(usize, Option<StreamEvent<'s>>)> {
+        if self.remaining == 0 && self.len_fill == 0 {
+            self.state = State::Done;
+            return Ok((
+                0,
+                Some(StreamEvent::End {
+                    valid_bytes: self.valid,
+                    stop: Stop::End,
+                }),
+            ));
+        }
+        let entry_at = self.at - self.len_fill as u64;
+        if self.remaining + (self.len_fill as u64) < LENGTH_PREFIX as u64 {
+            let stop = Stop::Trailing {
+                at: entry_at,
+                bytes: self.remaining,
+            };
+            self.len_fill = 0;
+            self.state = State::Skip {
+                left: self.remaining,
+                stop,
+            };
+            return self.decode(input);
+        }
+        // Gather the 4-byte length prefix.
+        let mut used = 0;
+        if self.len_fill == 0 && input.len() >= LENGTH_PREFIX {
+            self.len.copy_from_slice(&input[..LENGTH_PREFIX]);
+        } else {
+            let n = (LENGTH_PREFIX - self.len_fill).min(input.len());
+            self.len[self.len_fill..self.len_fill + n].copy_from_slice(&input[..n]);
+            self.len_fill += n;
+            self.at += n as u64;
+            self.remaining -= n as u64;
+            used = n;
+            if self.len_fill < LENGTH_PREFIX {
+                return Ok((used, None));
+            }
+        }
+        let n = i32::from_be_bytes(self.len);
+        if n < 0 {
+            let e = self.err(ErrorKind::NegativeLength(n.into()), entry_at);
+            return self.fail(e);
+        }
+        let total = LENGTH_PREFIX as u64 + n as u64;
+        // Bytes of this entry still to come, prefix included when it was not gathered.
+        let in_flight = self.remaining + self.len_fill as u64;
+        if total > in_flight {
+            let available = in_flight;
+            if self.valid == 0 && !self.opts.lax {
+                let e = self.err(
+                    ErrorKind::MessageLargerThanFetch {
+                        needed: total,
+                        available,
+                    },
+                    entry_at,
+                );
+                return self.fail(e);
+            }
+            let stop = Stop::Cut {
+                at: entry_at,
+                needed: total,
+                available,
+            };
+            self.len_fill = 0;
+            self.state = State::Skip {
+                left: self.remaining,
+                stop,
+            };
+            let (more, event) = self.decode(&input[used..])?;
+            return Ok((used + more, event));
+        }
+        let total = total as usize;
+        if self.len_fill == 0 && input.len() >= total {
+            // Zero-copy: the whole entry is in this piece.
+            self.remaining -= total as u64;
+            self.at += total as u64;
+            return self
+                .emit(&input[..total], entry_at)
+                .map(|ev| (total, Some(ev)));
+        }
+        // Assemble it in the buffer.
+        let capacity = self.buf.as_ref().len();
+        if total > capacity {
+            let e = self.err(
+                ErrorKind::MessageTooLarge {
+                    size: total as u64,
+                    capacity: capacity as u64,
+                },
+                entry_at,
+            );
+            return self.fail(e);
+        }
+        let len = self.len;
+        self.buf.as_mut()[..LENGTH_PREFIX].copy_from_slice(&len);
+        self.fill = LENGTH_PREFIX;
+        if self.len_fill == 0 {
+            self.at += LENGTH_PREFIX as u64;
+            self.remaining -= LENGTH_PREFIX as u64;
+            used = LENGTH_PREFIX;
+        }
+        self.len_fill = 0;
+        self.state = State::Body { total };
+        Ok((used, None))
+    }
+
+    fn body<'s>(
+        &'s mut self,
+        input: &'s [u8],
+        total: usize,
+    ) -> Result<(usize, Option<StreamEvent<'s>>)> {
+        let n = (total - self.fill).min(input.len());
+        self.buf.as_mut()[self.fill..self.fill + n].copy_from_slice(&input[..n]);
+        self.fill += n;
+        self.at += n as u64;
+        self.remaining -= n as u64;
+        if self.fill < total {
+            return Ok((n, None));
+        }
+        self.fill = 0;
+        let entry_at = self.at - total as u64;
+        let FetchStream {
+            buf,
+            valid,
+            base_offset,
+            opts,
+            state,
+            ..
+        } = self;
+        let buf: &'s B = buf;
+        match yield_entry(&buf.as_ref()[..total], entry_at, valid, *base_offset, opts) {
+            Ok(ev) => {
+                *state = State::Len;
+                Ok((n, Some(ev)))
+            }
+            Err(e) => {
+                *state = State::Failed(e);
+                Err(e)
+            }
+        }
+    }
+
+    fn emit<'s>(&mut self, entry: &'s [u8], entry_at: u64) -> Result<StreamEvent<'s>> {
+        match yield_entry(
+            entry,
+            entry_at,
+            &mut self.valid,
+            self.base_offset,
+            &self.opts,
+        ) {
+            Ok(ev) => {
+                self.state = State::Len;
+                Ok(ev)
+            }
+            Err(e) => {
+                self.state = State::Failed(e);
+                Err(e)
+            }
+        }
+    }
+}
+
+fn yield_entry<'s>(
+    entry: &'s [u8],
+    entry_at: u64,
+    valid: &mut u64,
+    base_offset: u64,
+    opts: &DecodeOptions,
+) -> Result<StreamEvent<'s>> {
+    let message =
+        MessageView::new_checked(entry).map_err(|e| e.shifted(entry_at).in_layer(Layer::Stream))?;
+    let crc = apply_crc(&message, opts.crc_policy, 0).map_err(|e| e.shifted(entry_at))?;
+    let position = base_offset + *valid;
+    *valid += entry.len() as u64;
+    Ok(StreamEvent::Message(MessageAndOffset {
+        message,
+        position,
+        offset: base_offset + *valid,
+        crc,
+        depth: 0,
+    }))
+}
