@@ -8,8 +8,8 @@ use common::{data, gzip_wrapper_hello_there, hex, HELLO, THERE};
 use kafka07_proto::{
     crc32, Codec, CrcStatus, ErrorCode, ErrorKind, Expect, FetchRequest, FetchResponse,
     MessageRepr, MessageSet, MessageView, MultiFetchRequest, MultiFetchResponse,
-    MultiProduceRequest, OffsetsRequest, OffsetsResponse, Parts, ProduceRequest, Request,
-    Response, Stop,
+    MultiProduceRequest, OffsetsRequest, OffsetsResponse, Parts, ProduceRequest, Request, Response,
+    Stop,
 };
 
 #[test]
@@ -32,7 +32,10 @@ fn go_magic0_entry_testing() {
     assert_eq!(m.stored_crc(), 0xe8f3_5a06);
     assert_eq!(m.payload(), b"testing");
     assert_eq!(m.check_crc(), CrcStatus::Valid);
-    assert_eq!(MessageRepr::magic0(&b"testing"[..]).to_vec().unwrap(), bytes);
+    assert_eq!(
+        MessageRepr::magic0(&b"testing"[..]).to_vec().unwrap(),
+        bytes
+    );
 }
 
 #[test]
@@ -48,10 +51,8 @@ fn go_magic1_entry_testing() {
 #[test]
 fn go_gzip_wrapper_shallow() {
     // §12.2 GO:113-140: a gzip wrapper of the magic-1 "testing" entry (Go's gzip, OS=FF).
-    let bytes = hex(
-        "0000002f 01 01 07fdc376
-         1f8b08000000000004ff626060e0656478f1398aad24b5b824332f1d100000ffff0c6a829111000000",
-    );
+    let bytes = hex("0000002f 01 01 07fdc376
+         1f8b08000000000004ff626060e0656478f1398aad24b5b824332f1d100000ffff0c6a829111000000");
     let set = MessageSet::new(&bytes, 0);
     let all: Vec<_> = set.shallow().collect::<Result<_, _>>().unwrap();
     assert_eq!(all.len(), 1);
@@ -66,10 +67,8 @@ fn go_gzip_wrapper_shallow() {
 
 #[test]
 fn go_produce_request() {
-    let bytes = hex(
-        "00000021 0000 0004 74657374 00000000 00000011
-         0000000d 01 00 e8f35a06 74657374696e67",
-    );
+    let bytes = hex("00000021 0000 0004 74657374 00000000 00000011
+         0000000d 01 00 e8f35a06 74657374696e67");
     let (req, used) = Request::decode(&bytes).unwrap();
     assert_eq!(used, bytes.len());
     let Request::Produce(p) = req else {
@@ -108,7 +107,10 @@ fn derived_entries() {
     }
     let empty = hex("00000006 01 00 00000000");
     let m = MessageView::new_checked(&empty).unwrap();
-    assert_eq!((m.payload(), m.stored_crc(), m.crc_matches()), (&b""[..], 0, true));
+    assert_eq!(
+        (m.payload(), m.stored_crc(), m.crc_matches()),
+        (&b""[..], 0, true)
+    );
     assert_eq!(MessageRepr::new(&b""[..]).to_vec().unwrap(), empty);
 }
 
@@ -183,11 +185,9 @@ fn derived_offsets_request_and_response() {
 
 #[test]
 fn derived_multifetch_request_and_response() {
-    let req_bytes = hex(
-        "0000002a 0002 0002
+    let req_bytes = hex("0000002a 0002 0002
          0001 61 00000000 0000000000000000 0004b000
-         0001 62 00000000 0000000000000000 0004b000",
-    );
+         0001 62 00000000 0000000000000000 0004b000");
     let parts = [
         FetchRequest::new("a", 0, 0, 307_200),
         FetchRequest::new("b", 0, 0, 307_200),
@@ -267,13 +267,18 @@ fn derived_compressed_wrappers_shallow() {
     let snappy = hex(&format!(
         "0000003a 01 02 507fed60 8253 4e41 5050 5900 00000001 00000001 00000020 1e74 {HELLO} {THERE}"
     ));
-    for (bytes, codec, crc) in [(gz, Codec::Gzip, 0xd9f3_7125), (snappy, Codec::Snappy, 0x507f_ed60)] {
+    for (bytes, codec, crc) in [
+        (gz, Codec::Gzip, 0xd9f3_7125),
+        (snappy, Codec::Snappy, 0x507f_ed60),
+    ] {
         let m = MessageView::new_checked(&bytes).unwrap();
         assert_eq!(m.codec(), codec);
         assert_eq!(m.stored_crc(), crc);
         assert_eq!(m.check_crc(), CrcStatus::Valid);
         assert_eq!(
-            MessageRepr::with_codec(codec, m.payload()).to_vec().unwrap(),
+            MessageRepr::with_codec(codec, m.payload())
+                .to_vec()
+                .unwrap(),
             bytes
         );
     }
@@ -337,7 +342,11 @@ fn reference_segment_in_fetch_sized_chunks() {
 #[test]
 fn reference_segment_too_small_fetch_names_needed_size() {
     let seg = data("reference/MagicByte0-0/00000000000000000000.kafka");
-    let err = MessageSet::new(&seg[..100], 0).shallow().next().unwrap().unwrap_err();
+    let err = MessageSet::new(&seg[..100], 0)
+        .shallow()
+        .next()
+        .unwrap()
+        .unwrap_err();
     assert_eq!(
         err.kind(),
         ErrorKind::MessageLargerThanFetch {

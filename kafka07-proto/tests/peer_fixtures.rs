@@ -7,9 +7,8 @@ mod common;
 use common::{data, data_path};
 
 use kafka07_proto::{
-    frame, Codec, CrcPolicy, CrcStatus, DecodeOptions, ErrorCode, ErrorKind, Expect,
-    FetchRequest, FetchStream, Frame, Layer, MessageSet, OffsetsRequest, Request, Response,
-    StreamEvent, Stop,
+    frame, Codec, CrcPolicy, CrcStatus, DecodeOptions, ErrorCode, ErrorKind, Expect, FetchRequest,
+    FetchStream, Frame, Layer, MessageSet, OffsetsRequest, Request, Response, Stop, StreamEvent,
 };
 
 const PHP: &str = "peer-test-suites/kafka-php/";
@@ -23,7 +22,8 @@ fn check(lib: &str, file: &str) {
         // ---- kafka-php ----
         "tests_Kafka_V07_ChannelTest__L45" => php_plain_hello(&bytes),
         "tests_Kafka_V07_ChannelTest__L51" => php_gzip_hello_shallow(&bytes),
-        "tests_Kafka_V07_ConsumerChannelTest__L45" | "tests_Kafka_V07_ConsumerChannelTest__L116" => {
+        "tests_Kafka_V07_ConsumerChannelTest__L45"
+        | "tests_Kafka_V07_ConsumerChannelTest__L116" => {
             assert_eq!(
                 Request::decode(&bytes).unwrap(),
                 (
@@ -32,12 +32,10 @@ fn check(lib: &str, file: &str) {
                 )
             );
         }
-        "tests_Kafka_V07_ConsumerChannelTest__L52" | "tests_Kafka_V07_ConsumerChannelTest__L133" => {
-            php_fetch_response(&bytes)
-        }
-        "tests_Kafka_V07_ConsumerChannelTest__L98" | "tests_Kafka_V07_ConsumerChannelTest__L179" => {
-            php_truncated_fetch_response(&bytes)
-        }
+        "tests_Kafka_V07_ConsumerChannelTest__L52"
+        | "tests_Kafka_V07_ConsumerChannelTest__L133" => php_fetch_response(&bytes),
+        "tests_Kafka_V07_ConsumerChannelTest__L98"
+        | "tests_Kafka_V07_ConsumerChannelTest__L179" => php_truncated_fetch_response(&bytes),
         "tests_Kafka_V07_ProducerChannelTest__L25" => php_three_produce_frames(&bytes),
         "tests_Kafka_V07_ProducerChannelTest__L46" => php_produce_gzip(&bytes, &[]),
         "tests_Kafka_V07_ProducerChannelTest__L63" => php_produce_gzip(&bytes, &[b"Hello World!"]),
@@ -124,7 +122,9 @@ fn check(lib: &str, file: &str) {
         | "xt_release_02_Mock_07_usage__responses_1"
         | "xt_release_99_usage_00_mock__responses_1"
         | "xt_release_99_usage_02_mock_error__responses_1"
-        | "lib_Kafka_Mock__responses_1" => perl_fetch_response(&bytes, ErrorCode::NO_ERROR, 0, true),
+        | "lib_Kafka_Mock__responses_1" => {
+            perl_fetch_response(&bytes, ErrorCode::NO_ERROR, 0, true)
+        }
         "xt_release_99_usage_02_mock_error__errors_fetch" => {
             perl_fetch_response(&bytes, ErrorCode::UNKNOWN, 0, true)
         }
@@ -147,7 +147,9 @@ fn check(lib: &str, file: &str) {
         | "xt_release_99_usage_00_mock__responses_4"
         | "xt_release_99_usage_02_mock_error__responses_4"
         | "lib_Kafka_Mock__responses_4" => perl_offsets(&bytes, ErrorCode::NO_ERROR),
-        "xt_release_99_usage_02_mock_error__errors_offsets" => perl_offsets(&bytes, ErrorCode::UNKNOWN),
+        "xt_release_99_usage_02_mock_error__errors_offsets" => {
+            perl_offsets(&bytes, ErrorCode::UNKNOWN)
+        }
         "t_03_Protocol_07_offsets_response__response_offsets" => {
             // Claims 2 offsets, carries 1: the Perl test expects "Amount received offsets does
             // not match"; we report exactly how short it is.
@@ -165,7 +167,11 @@ fn check(lib: &str, file: &str) {
     }
 }
 
-const PERL_MESSAGES: [&str; 3] = ["The first message", "The second message", "The third message"];
+const PERL_MESSAGES: [&str; 3] = [
+    "The first message",
+    "The second message",
+    "The third message",
+];
 
 fn php_plain_hello(bytes: &[u8]) {
     let set = MessageSet::new(bytes, 0);
@@ -215,13 +221,19 @@ fn php_fetch_response(bytes: &[u8]) {
         .filter(|m| m.codec() == Codec::None)
         .map(|m| m.payload().to_vec())
         .collect();
-    assert_eq!(payloads, [b"Hello World A!".to_vec(), b"Hello World D!".to_vec()]);
+    assert_eq!(
+        payloads,
+        [b"Hello World A!".to_vec(), b"Hello World D!".to_vec()]
+    );
     assert_eq!(r.to_vec().unwrap(), bytes);
 }
 
 fn php_truncated_fetch_response(bytes: &[u8]) {
     // The frame says 115 bytes; 21 of the body arrived. One-shot: not a complete frame.
-    assert_eq!(frame(bytes, 1 << 20).unwrap(), Frame::Partial { needed: 92 });
+    assert_eq!(
+        frame(bytes, 1 << 20).unwrap(),
+        Frame::Partial { needed: 92 }
+    );
     let e = Response::decode(bytes, Expect::Fetch).unwrap_err();
     assert_eq!(
         e.kind(),
@@ -444,7 +456,9 @@ fn every_fixture_is_checked() {
 
 #[test]
 fn streaming_decoder_agrees_on_php_response() {
-    let bytes = data(&format!("{PHP}tests_Kafka_V07_ConsumerChannelTest__L52.bin"));
+    let bytes = data(&format!(
+        "{PHP}tests_Kafka_V07_ConsumerChannelTest__L52.bin"
+    ));
     for piece in 1..=bytes.len() {
         let mut dec = FetchStream::new([0u8; 128], 2870);
         let mut offsets = Vec::new();

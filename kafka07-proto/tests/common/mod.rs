@@ -34,7 +34,8 @@ pub const HELLO: &str = "0000000b01003610a686 68656c6c6f";
 /// Spec §12.3: the magic-1 entry "there".
 pub const THERE: &str = "0000000b01005a2fe996 7468657265";
 /// Spec §12.3: the JDK 17 gzip stream of the set [hello, there] (30 bytes uncompressed).
-pub const GZ_HELLO_THERE: &str = "1f8b 0800 0000 0000 00ff 6360 60e0 6664 3013 58d6 9691 9a93 93cf 00e6 46e9 bf9c
+pub const GZ_HELLO_THERE: &str =
+    "1f8b 0800 0000 0000 00ff 6360 60e0 6664 3013 58d6 9691 9a93 93cf 00e6 46e9 bf9c
      5692 915a 940a 0085 ba71 2c1e 0000 00";
 /// Spec §12.3: the gzip wrapper entry holding [`GZ_HELLO_THERE`].
 pub fn gzip_wrapper_hello_there() -> Vec<u8> {
