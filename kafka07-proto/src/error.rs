@@ -134,6 +134,10 @@ pub enum ErrorKind {
         /// The maximum depth in force.
         limit: u8,
     },
+    /// The payload of a gzip wrapper is not valid gzip.
+    Gzip(crate::gzip::GzipErrorKind),
+    /// The payload of a snappy wrapper is not valid (xerial-framed or raw) snappy.
+    Snappy(crate::snappy::SnappyErrorKind),
     /// A response arrived with no request waiting for one.
     UnexpectedResponse,
     /// More requests awaiting responses than the session can track.
@@ -206,6 +210,8 @@ impl fmt::Display for ErrorKind {
             ErrorKind::NestingTooDeep { limit } => {
                 write!(f, "compressed wrappers nested deeper than {limit}")
             }
+            ErrorKind::Gzip(k) => write!(f, "{k}"),
+            ErrorKind::Snappy(k) => write!(f, "{k}"),
             ErrorKind::UnexpectedResponse => f.write_str("response with no request pending"),
             ErrorKind::TooManyPending { capacity } => {
                 write!(f, "more than {capacity} requests awaiting responses")

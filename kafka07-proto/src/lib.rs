@@ -11,9 +11,11 @@
 //!
 //! ## Features
 //!
-//! * none: views, iteration, framing, emitting into caller slices.
-//! * `alloc`: `to_vec()` and owned reprs.
+//! * none: views, shallow and deep iteration (gzip and snappy decoding included), framing,
+//!   emitting into caller slices.
+//! * `alloc`: `to_vec()`, owned reprs, gzip encoding ([`wrap`]).
 //! * `std` (default): `alloc`, plus runtime CPU detection in crc32fast (about 7x faster CRC).
+//! * `snappy` (default): xerial-framed snappy encoding through the `snap` crate.
 //!
 //! ## Example: decode a FETCH response
 //!
@@ -45,17 +47,26 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+#[cfg(feature = "alloc")]
+mod compress;
+mod deep;
 mod error;
 mod frame;
+pub mod gzip;
 mod message;
 mod message_set;
 mod parts;
 mod request;
 mod response;
 mod session;
+pub mod snappy;
 mod stream;
 mod wire;
+pub mod xerial;
 
+#[cfg(feature = "alloc")]
+pub use compress::{compress_set, wrap};
+pub use deep::{Deep, DeepCursor, MAX_NESTING};
 pub use error::{Error, ErrorKind, Layer, Result};
 pub use frame::{frame, Frame, DEFAULT_MAX_FRAME};
 pub use message::{

@@ -1,0 +1,379 @@
+//! Deep iteration: descend into gzip and snappy wrappers (nested too) and yield the inner
+//! messages with the reference's offsets (spec §4, §5.3).
+//!
+//! Decompression writes into caller scratch: no allocation, and running out of scratch — or of
+//! the configured maximum of decompressed bytes — is a clean error (the decompression-bomb
+//! guard). Every declared length is checked against what is present before it is used.
+
+use heapless::Vec as StackVec;
+
+use crate::error::{Error, ErrorKind, Layer, Result};
+use crate::message::{Codec, CrcStatus, MessageView};
+use crate::message_set::{
+    apply_crc, next_entry, DecodeOptions, MessageAndOffset, MessageSet, Stop,
+};
+
+/// The deepest nesting deep iteration supports, whatever [`DecodeOptions::max_depth`] says.
+pub const MAX_NESTING: usize = 16;
+
+#[derive(Clone, Copy, Debug)]
+struct Level<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Leaf<'a> {
+    message: MessageView<'a>,
+    crc: CrcStatus,
+    depth: u8,
+}
+
+/// Deep iterator over a [`MessageSet`]; see [`MessageSet::deep`].
+///
+/// Yields plain messages: top-level ones with their next-entry offset, and the content of
+/// every wrapper with the reference rule — all inner messages but the last carry the outermost
+/// wrapper's start offset, the last carries the offset after the wrapper; an empty wrapper
+/// yields nothing. Because the reference answers "is this the last one?" by reading ahead, an
+/// error in an inner message is returned in place of the message before it (spec §5.3 step 5).
+/// Fused after an error.
+#[derive(Debug)]
+pub struct Deep<'a> {
+    input: &'a [u8],
+    base: u64,
+    pos: usize,
+    opts: DecodeOptions,
+    free: &'a mut [u8],
+    decompressed: usize,
+    stack: StackVec<Level<'a>, MAX_NESTING>,
+    pending: Option<Leaf<'a>>,
+    wrapper_start: u64,
+    stop: Stop,
+}
+
+impl<'a> MessageSet<'a> {
+    /// Deep iteration with decompression space taken from `scratch`.
+    ///
+    /// Decompressed content stays in `scratch` while the iterator lives (yielded messages
+    /// borrow it), so `scratch` bounds the total decompressed size of the set; see
+    /// [`DeepCursor`] to reuse scratch per top-level entry when scanning long inputs.
+    ///
+    /// ```
+    /// use kafka07_proto::{gzip, Codec, DecodeOptions, MessageRepr, MessageSet};
+    /// // A gzip wrapper of [a, b] between two plain messages, fetched at offset 1000.
+    /// let inner = [MessageRepr::new(&b"a"[..]).to_vec()?, MessageRepr::new(&b"b"[..]).to_vec()?].concat();
+    /// let mut gz = Vec::new();
+    /// gzip::compress(&inner, &mut gz);
+    /// let wrapper = MessageRepr::with_codec(Codec::Gzip, &gz[..]).to_vec()?;
+    /// let set = [MessageRepr::new(&b"x"[..]).to_vec()?, wrapper.clone(), MessageRepr::new(&b"y"[..]).to_vec()?].concat();
+    /// let mut scratch = [0u8; 1024];
+    /// let got: Vec<(u64, Vec<u8>)> = MessageSet::new(&set, 1000)
+    ///     .deep(&mut scratch, DecodeOptions::default())
+    ///     .map(|m| m.map(|m| (m.offset, m.message.payload().to_vec())))
+    ///     .collect::<Result<_, _>>()?;
+    /// let after_wrapper = 1000 + 11 + wrapper.len() as u64;
+    /// assert_eq!(got, [
+    ///     (1011, b"x".to_vec()),
+    ///     (1011, b"a".to_vec()),           // not the last inner message: the wrapper's start
+    ///     (after_wrapper, b"b".to_vec()),  // the last: the offset after the wrapper
+    ///     (after_wrapper + 11, b"y".to_vec()),
+    /// ]);
+    /// # Ok::<(), kafka07_proto::Error>(())
+    /// ```
+    pub fn deep(&self, scratch: &'a mut [u8], opts: DecodeOptions) -> Deep<'a> {
+        Deep {
+            input: self.as_bytes(),
+            base: self.base_offset(),
+            pos: 0,
+            opts,
+            free: scratch,
+            decompressed: 0,
+            stack: StackVec::new(),
+            pending: None,
+            wrapper_start: 0,
+            stop: Stop::Running,
+        }
+    }
+}
+
+impl<'a> Deep<'a> {
+    /// Why iteration stopped ([`Stop::Running`] until it has). Positions in a [`Stop`] are
+    /// top-level input positions.
+    pub fn stop(&self) -> Stop {
+        self.stop
+    }
+
+    /// Decompressed bytes produced so far.
+    pub fn decompressed(&self) -> usize {
+        self.decompressed
+    }
+
+    /// Top-level bytes consumed by complete entries so far.
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+
+    fn fail(&mut self, e: Error) -> Option<Result<MessageAndOffset<'a>>> {
+        self.stop = Stop::Error(e);
+        self.pending = None;
+        self.stack.clear();
+        if self.opts.lax {
+            None
+        } else {
+            Some(Err(e))
+        }
+    }
+
+    fn max_depth(&self) -> usize {
+        (self.opts.max_depth as usize).min(MAX_NESTING)
+    }
+
+    /// Decompresses `wrapper` (found at `at` in a buffer at nesting `depth`) into scratch.
+    fn inflate(&mut self, wrapper: &MessageView<'a>, at: usize, depth: u8) -> Result<&'a [u8]> {
+        let payload_at = (at + wrapper.wire_len() - wrapper.payload().len()) as u64;
+        let limit_left = self.opts.max_decompressed.saturating_sub(self.decompressed);
+        let room = self.free.len().min(limit_left);
+        let short = |needed: u64, free: usize| -> Error {
+            let kind = if free <= limit_left {
+                ErrorKind::ScratchExhausted {
+                    needed,
+                    available: free as u64,
+                }
+            } else {
+                ErrorKind::DecompressedLimit {
+                    limit: self.opts.max_decompressed as u64,
+                }
+            };
+            Error::new(kind, Layer::MessageSet, at as u64).at_depth(depth)
+        };
+        let payload = wrapper.payload();
+        let n = match wrapper.codec() {
+            Codec::Gzip => {
+                match crate::gzip::decompress(payload, &mut self.free[..room]) {
+                    Ok(info) => info.output_len,
+                    Err(e) => {
+                        if let crate::gzip::GzipErrorKind::OutputLimit { .. } = e.kind {
+                            // The trailer's ISIZE says how much was needed (a hint: it is
+                            // mod 2^32 and may be hostile); at least one byte more than room.
+                            let isize_hint = payload
+                                .last_chunk::<4>()
+                                .map_or(0, |b| u32::from_le_bytes(*b) as u64);
+                            return Err(short(isize_hint.max(room as u64 + 1), self.free.len()));
+                        }
+                        return Err(Error::new(
+                            ErrorKind::Gzip(e.kind),
+                            Layer::Gzip,
+                            payload_at + e.offset as u64,
+                        )
+                        .at_depth(depth));
+                    }
+                }
+            }
+            Codec::Snappy => {
+                let snappy_err = |e: crate::snappy::SnappyError| {
+                    Error::new(
+                        ErrorKind::Snappy(e.kind),
+                        Layer::Snappy,
+                        payload_at + e.offset as u64,
+                    )
+                    .at_depth(depth)
+                };
+                let needed = crate::xerial::decompressed_len(payload).map_err(snappy_err)?;
+                if needed > room {
+                    return Err(short(needed as u64, self.free.len()));
+                }
+                crate::xerial::decompress(payload, &mut self.free[..needed])
+                    .map_err(snappy_err)?
+                    .0
+            }
+            Codec::None => 0,
+        };
+        let free = core::mem::take(&mut self.free);
+        let (filled, rest) = free.split_at_mut(n);
+        self.free = rest;
+        self.decompressed += n;
+        Ok(filled)
+    }
+
+    /// The next plain message inside the current wrapper, descending into nested wrappers;
+    /// `None` when the outermost wrapper's content is exhausted.
+    fn next_inner(&mut self) -> Result<Option<Leaf<'a>>> {
+        loop {
+            let depth = self.stack.len() as u8;
+            let Some(level) = self.stack.last_mut() else {
+                return Ok(None);
+            };
+            let at = level.pos;
+            let rest = &level.bytes[at..];
+            let mut stop = Stop::Running;
+            // Inside a decompressed set the usual rules apply with initial offset 0.
+            let entry = next_entry(rest, at, at == 0, &mut stop).map_err(|e| e.at_depth(depth))?;
+            let Some(message) = entry else {
+                self.stack.pop();
+                continue;
+            };
+            level.pos += message.wire_len();
+            let crc =
+                apply_crc(&message, self.opts.crc_policy, at).map_err(|e| e.at_depth(depth))?;
+            if message.is_compressed() {
+                self.descend(&message, at, depth)?;
+                continue;
+            }
+            return Ok(Some(Leaf {
+                message,
+                crc,
+                depth,
+            }));
+        }
+    }
+
+    fn descend(&mut self, wrapper: &MessageView<'a>, at: usize, depth: u8) -> Result<()> {
+        if depth as usize >= self.max_depth() {
+            return Err(Error::new(
+                ErrorKind::NestingTooDeep {
+                    limit: self.max_depth() as u8,
+                },
+                Layer::MessageSet,
+                at as u64,
+            )
+            .at_depth(depth));
+        }
+        let bytes = self.inflate(wrapper, at, depth)?;
+        // Cannot fail: depth < max_depth <= MAX_NESTING.
+        let _ = self.stack.push(Level { bytes, pos: 0 });
+        Ok(())
+    }
+}
+
+impl<'a> Iterator for Deep<'a> {
+    type Item = Result<MessageAndOffset<'a>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if self.stop != Stop::Running {
+                return None;
+            }
+            if let Some(leaf) = self.pending.take() {
+                // Inside a wrapper: read ahead to learn whether `leaf` is the last one.
+                let offset = match self.next_inner() {
+                    Ok(Some(next)) => {
+                        self.pending = Some(next);
+                        self.wrapper_start
+                    }
+                    Ok(None) => self.base + self.pos as u64,
+                    Err(e) => return self.fail(e),
+                };
+                return Some(Ok(MessageAndOffset {
+                    message: leaf.message,
+                    position: self.wrapper_start,
+                    offset,
+                    crc: leaf.crc,
+                    depth: leaf.depth,
+                }));
+            }
+            let at = self.pos;
+            let rest = self.input.get(at..).unwrap_or(&[]);
+            let message = match next_entry(rest, at, at == 0, &mut self.stop) {
+                Ok(Some(m)) => m,
+                Ok(None) => return None,
+                Err(e) => {
+                    if let (true, ErrorKind::MessageLargerThanFetch { needed, available }) =
+                        (self.opts.lax, e.kind())
+                    {
+                        self.stop = Stop::Cut {
+                            at: at as u64,
+                            needed,
+                            available,
+                        };
+                        return None;
+                    }
+                    return self.fail(e);
+                }
+            };
+            let crc = match apply_crc(&message, self.opts.crc_policy, at) {
+                Ok(c) => c,
+                Err(e) => return self.fail(e),
+            };
+            self.pos = at + message.wire_len();
+            if !message.is_compressed() {
+                return Some(Ok(MessageAndOffset {
+                    message,
+                    position: self.base + at as u64,
+                    offset: self.base + self.pos as u64,
+                    crc,
+                    depth: 0,
+                }));
+            }
+            self.wrapper_start = self.base + at as u64;
+            let first = self
+                .descend(&message, at, 0)
+                .and_then(|()| self.next_inner());
+            match first {
+                Ok(Some(leaf)) => self.pending = Some(leaf),
+                // An empty wrapper: nothing to yield, the offset moves past it.
+                Ok(None) => {}
+                Err(e) => return self.fail(e),
+            }
+        }
+    }
+}
+
+impl core::iter::FusedIterator for Deep<'_> {}
+
+/// Deep iteration in bounded memory for long inputs (segments, captures): scratch is reused
+/// for every top-level entry, so it only has to hold one wrapper's content.
+///
+/// A lending iterator: [`next_entry`](Self::next_entry) returns a [`Deep`] over one top-level
+/// entry, with the reference offsets, borrowing the scratch until it is dropped.
+///
+/// ```
+/// use kafka07_proto::{DecodeOptions, DeepCursor, MessageRepr, MessageSet};
+/// let set = [MessageRepr::new(&b"a"[..]).to_vec()?, MessageRepr::new(&b"b"[..]).to_vec()?].concat();
+/// let mut scratch = [0u8; 64];
+/// let mut cursor = DeepCursor::new(MessageSet::new(&set, 0), &mut scratch, DecodeOptions::default());
+/// let mut offsets = Vec::new();
+/// while let Some(entry) = cursor.next_entry() {
+///     for m in entry? {
+///         offsets.push(m?.offset);
+///     }
+/// }
+/// assert_eq!(offsets, [11, 22]);
+/// # Ok::<(), kafka07_proto::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct DeepCursor<'a, 's> {
+    shallow: crate::message_set::Shallow<'a>,
+    scratch: &'s mut [u8],
+    opts: DecodeOptions,
+}
+
+impl<'a, 's> DeepCursor<'a, 's> {
+    /// A cursor over `set`.
+    pub fn new(set: MessageSet<'a>, scratch: &'s mut [u8], opts: DecodeOptions) -> Self {
+        DeepCursor {
+            shallow: set.shallow_with(opts),
+            scratch,
+            opts,
+        }
+    }
+
+    /// The messages of the next top-level entry (one plain message, or a wrapper's content).
+    pub fn next_entry(&mut self) -> Option<Result<Deep<'_>>> {
+        let m = match self.shallow.next()? {
+            Ok(m) => m,
+            Err(e) => return Some(Err(e)),
+        };
+        let one = MessageSet::new(m.message.as_bytes(), m.position);
+        Some(Ok(one.deep(&mut *self.scratch, self.opts)))
+    }
+
+    /// Why the top-level walk stopped.
+    pub fn stop(&self) -> Stop {
+        self.shallow.stop()
+    }
+
+    /// Top-level bytes consumed by complete entries so far.
+    pub fn position(&self) -> usize {
+        self.shallow.position()
+    }
+}
