@@ -53,7 +53,10 @@ fn depth(n: &Node) -> u8 {
 
 /// The reference's deep (offset, payload) list for top-level nodes at `base`, and the end
 /// position of each top-level entry with the number of messages it yields.
-fn expected(nodes: &[Node], base: u64) -> (Vec<(u64, Vec<u8>)>, Vec<(usize, usize)>) {
+/// Deep (offset, payload) pairs.
+type Yielded = Vec<(u64, Vec<u8>)>;
+
+fn expected(nodes: &[Node], base: u64) -> (Yielded, Vec<(usize, usize)>) {
     let mut out = Vec::new();
     let mut ends = Vec::new();
     let mut pos = 0usize;

@@ -14,7 +14,7 @@ use proptest::prelude::*;
 
 fn hex(s: &str) -> Vec<u8> {
     let digits: Vec<u8> = s.bytes().filter(|b| b.is_ascii_hexdigit()).collect();
-    assert!(digits.len().is_multiple_of(2), "odd hex digit count");
+    assert!(digits.len() % 2 == 0, "odd hex digit count");
     digits
         .chunks(2)
         .map(|p| u8::from_str_radix(std::str::from_utf8(p).unwrap(), 16).unwrap())

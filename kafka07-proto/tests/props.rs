@@ -317,11 +317,9 @@ proptest! {
             let set = MessageSet::new(&bytes, 0);
             let mut it = set.shallow_with(opts);
             let mut last = 0;
-            for m in &mut it {
-                if let Ok(m) = m {
-                    prop_assert!(m.offset > last);
-                    last = m.offset;
-                }
+            for m in it.by_ref().flatten() {
+                prop_assert!(m.offset > last);
+                last = m.offset;
             }
         }
     }
