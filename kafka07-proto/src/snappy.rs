@@ -21,8 +21,7 @@
 //! `unsafe` pointer copies.
 //!
 //! Acceptance follows the reference C++ implementation (which snappy-java
-//! wraps): it differs from the `snap` crate in two corner cases that no
-//! conforming encoder produces — see [`decompress`].
+//! wraps), as does the `snap` crate from 1.1.2 on.
 
 use core::fmt;
 
@@ -109,13 +108,15 @@ impl SnappyError {
 impl fmt::Display for SnappyErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
-            SnappyErrorKind::BadVarint => {
-                f.write_str("bad uncompressed-length varint (truncated, over 5 bytes or over u32::MAX)")
-            }
+            SnappyErrorKind::BadVarint => f.write_str(
+                "bad uncompressed-length varint (truncated, over 5 bytes or over u32::MAX)",
+            ),
             SnappyErrorKind::OutputTooSmall { needed } => {
                 write!(f, "output buffer too small: {needed} bytes needed")
             }
-            SnappyErrorKind::LiteralOverrun => f.write_str("literal runs past the end of the input"),
+            SnappyErrorKind::LiteralOverrun => {
+                f.write_str("literal runs past the end of the input")
+            }
             SnappyErrorKind::CopyTruncated => {
                 f.write_str("copy offset bytes run past the end of the input")
             }
@@ -202,12 +203,11 @@ pub fn decompressed_len(block: &[u8]) -> Result<usize, SnappyError> {
 /// malformed input yields an error, never a panic, and every loop iteration
 /// consumes input.
 ///
-/// Two corner cases are decided as the reference C++ Snappy (used by
-/// snappy-java) decides them, where the `snap` crate is stricter or looser:
-/// a preamble varint longer than 5 bytes is rejected (`snap` accepts
-/// zero-padded varints up to 10 bytes), and a literal whose length is given in
-/// 1–3 extra bytes is accepted even when fewer than 4 bytes follow its tag
-/// (`snap` rejects it). Conforming encoders produce neither.
+/// Acceptance follows the reference C++ Snappy used by snappy-java: a
+/// preamble varint longer than 5 bytes is rejected even if its value is
+/// small, and a literal whose length is given in 1–3 extra bytes is accepted
+/// even when fewer than 4 bytes follow its tag (`snap` before 1.1.2 decided
+/// both the other way).
 ///
 /// # Errors
 ///

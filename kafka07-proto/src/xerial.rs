@@ -159,6 +159,8 @@ pub fn decompressed_len(payload: &[u8]) -> Result<usize, SnappyError> {
 /// Everything [`decompressed_len`] reports, [`SnappyErrorKind::OutputTooSmall`]
 /// (offset 0, `needed` = the total) when `out` is too short, and any block
 /// error from [`snappy::decompress`]. Offsets are positions in `payload`.
+/// Framing errors are found before anything is written; after a block error,
+/// `out` may hold the output of the chunks before it.
 pub fn decompress(payload: &[u8], out: &mut [u8]) -> Result<(usize, Framing), SnappyError> {
     let Some(header) = detect(payload) else {
         return snappy::decompress(payload, out).map(|n| (n, Framing::Raw));
