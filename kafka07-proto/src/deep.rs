@@ -16,6 +16,16 @@ use crate::message_set::{
 /// The deepest nesting deep iteration supports, whatever [`DecodeOptions::max_depth`] says.
 pub const MAX_NESTING: usize = 16;
 
+/// Where decompressed content goes.
+#[derive(Debug)]
+enum Space<'a> {
+    /// A caller slice, consumed from the front.
+    Slice(&'a mut [u8]),
+    /// An arena that grows as needed (up to `max_decompressed`).
+    #[cfg(feature = "alloc")]
+    Arena(&'a bumpalo::Bump),
+}
+
 #[derive(Clone, Copy, Debug)]
 struct Level<'a> {
     bytes: &'a [u8],
@@ -43,7 +53,7 @@ pub struct Deep<'a> {
     base: u64,
     pos: usize,
     opts: DecodeOptions,
-    free: &'a mut [u8],
+    space: Space<'a>,
     decompressed: usize,
     stack: StackVec<Level<'a>, MAX_NESTING>,
     pending: Option<Leaf<'a>>,
@@ -81,12 +91,36 @@ impl<'a> MessageSet<'a> {
     /// # Ok::<(), kafka07_proto::Error>(())
     /// ```
     pub fn deep(&self, scratch: &'a mut [u8], opts: DecodeOptions) -> Deep<'a> {
+        self.deep_into(Space::Slice(scratch), opts)
+    }
+
+    /// Deep iteration with decompression space allocated from an arena, as much as each
+    /// wrapper needs (bounded by [`DecodeOptions::max_decompressed`] in total). Reuse the
+    /// arena across fetches with `Bump::reset`.
+    ///
+    /// ```
+    /// use kafka07_proto::{wrap, Codec, DecodeOptions, MessageRepr, MessageSet};
+    /// let w = wrap(Codec::Snappy, &[MessageRepr::new(&b"hello"[..])])?.unwrap().to_vec()?;
+    /// let mut arena = bumpalo::Bump::new();
+    /// for _fetch in 0..3 {
+    ///     let n = MessageSet::new(&w, 0).deep_in(&arena, DecodeOptions::default()).count();
+    ///     assert_eq!(n, 1);
+    ///     arena.reset();
+    /// }
+    /// # Ok::<(), kafka07_proto::Error>(())
+    /// ```
+    #[cfg(feature = "alloc")]
+    pub fn deep_in(&self, arena: &'a bumpalo::Bump, opts: DecodeOptions) -> Deep<'a> {
+        self.deep_into(Space::Arena(arena), opts)
+    }
+
+    fn deep_into(&self, space: Space<'a>, opts: DecodeOptions) -> Deep<'a> {
         Deep {
             input: self.as_bytes(),
             base: self.base_offset(),
             pos: 0,
             opts,
-            free: scratch,
+            space,
             decompressed: 0,
             stack: StackVec::new(),
             pending: None,
@@ -132,7 +166,10 @@ impl<'a> Deep<'a> {
     fn inflate(&mut self, wrapper: &MessageView<'a>, at: usize, depth: u8) -> Result<&'a [u8]> {
         let payload_at = (at + wrapper.wire_len() - wrapper.payload().len()) as u64;
         let limit_left = self.opts.max_decompressed.saturating_sub(self.decompressed);
-        let room = self.free.len().min(limit_left);
+        let max_decompressed = self.opts.max_decompressed as u64;
+        let codec_err = |kind: ErrorKind, layer: Layer, offset: usize| {
+            Error::new(kind, layer, payload_at + offset as u64).at_depth(depth)
+        };
         let short = |needed: u64, free: usize| -> Error {
             let kind = if free <= limit_left {
                 ErrorKind::ScratchExhausted {
@@ -141,57 +178,95 @@ impl<'a> Deep<'a> {
                 }
             } else {
                 ErrorKind::DecompressedLimit {
-                    limit: self.opts.max_decompressed as u64,
+                    limit: max_decompressed,
                 }
             };
             Error::new(kind, Layer::MessageSet, at as u64).at_depth(depth)
         };
         let payload = wrapper.payload();
-        let n = match wrapper.codec() {
-            Codec::Gzip => {
-                match crate::gzip::decompress(payload, &mut self.free[..room]) {
-                    Ok(info) => info.output_len,
-                    Err(e) => {
-                        if let crate::gzip::GzipErrorKind::OutputLimit { .. } = e.kind {
-                            // The trailer's ISIZE says how much was needed (a hint: it is
-                            // mod 2^32 and may be hostile); at least one byte more than room.
-                            let isize_hint = payload
-                                .last_chunk::<4>()
-                                .map_or(0, |b| u32::from_le_bytes(*b) as u64);
-                            return Err(short(isize_hint.max(room as u64 + 1), self.free.len()));
+        // The gzip trailer's ISIZE: a size hint only (mod 2^32, and possibly hostile).
+        let isize_hint = payload
+            .last_chunk::<4>()
+            .map_or(0, |b| u32::from_le_bytes(*b) as usize);
+        let filled: &'a [u8] = match &mut self.space {
+            Space::Slice(free) => {
+                let room = free.len().min(limit_left);
+                let n = match wrapper.codec() {
+                    Codec::Gzip => match crate::gzip::decompress(payload, &mut free[..room]) {
+                        Ok(info) => info.output_len,
+                        Err(e) => {
+                            if let crate::gzip::GzipErrorKind::OutputLimit { .. } = e.kind {
+                                let needed = (isize_hint as u64).max(room as u64 + 1);
+                                return Err(short(needed, free.len()));
+                            }
+                            return Err(codec_err(ErrorKind::Gzip(e.kind), Layer::Gzip, e.offset));
                         }
-                        return Err(Error::new(
-                            ErrorKind::Gzip(e.kind),
-                            Layer::Gzip,
-                            payload_at + e.offset as u64,
-                        )
-                        .at_depth(depth));
+                    },
+                    Codec::Snappy => {
+                        let snappy = |e: crate::snappy::SnappyError| {
+                            codec_err(ErrorKind::Snappy(e.kind), Layer::Snappy, e.offset)
+                        };
+                        let needed = crate::xerial::decompressed_len(payload).map_err(snappy)?;
+                        if needed > room {
+                            return Err(short(needed as u64, free.len()));
+                        }
+                        crate::xerial::decompress(payload, &mut free[..needed])
+                            .map_err(snappy)?
+                            .0
                     }
-                }
-            }
-            Codec::Snappy => {
-                let snappy_err = |e: crate::snappy::SnappyError| {
-                    Error::new(
-                        ErrorKind::Snappy(e.kind),
-                        Layer::Snappy,
-                        payload_at + e.offset as u64,
-                    )
-                    .at_depth(depth)
+                    Codec::None => 0,
                 };
-                let needed = crate::xerial::decompressed_len(payload).map_err(snappy_err)?;
-                if needed > room {
-                    return Err(short(needed as u64, self.free.len()));
-                }
-                crate::xerial::decompress(payload, &mut self.free[..needed])
-                    .map_err(snappy_err)?
-                    .0
+                let (filled, rest) = core::mem::take(free).split_at_mut(n);
+                *free = rest;
+                filled
             }
-            Codec::None => 0,
+            #[cfg(feature = "alloc")]
+            Space::Arena(arena) => {
+                let arena: &'a bumpalo::Bump = arena;
+                match wrapper.codec() {
+                    Codec::Gzip => {
+                        let mut size = isize_hint.max(64).min(limit_left);
+                        loop {
+                            let buf = arena.alloc_slice_fill_copy(size, 0u8);
+                            match crate::gzip::decompress(payload, buf) {
+                                Ok(info) => break &buf[..info.output_len],
+                                Err(e) => match e.kind {
+                                    crate::gzip::GzipErrorKind::OutputLimit { .. }
+                                        if size < limit_left =>
+                                    {
+                                        size = size.saturating_mul(2).min(limit_left);
+                                    }
+                                    crate::gzip::GzipErrorKind::OutputLimit { .. } => {
+                                        return Err(short(limit_left as u64 + 1, usize::MAX))
+                                    }
+                                    k => {
+                                        return Err(codec_err(
+                                            ErrorKind::Gzip(k),
+                                            Layer::Gzip,
+                                            e.offset,
+                                        ))
+                                    }
+                                },
+                            }
+                        }
+                    }
+                    Codec::Snappy => {
+                        let snappy = |e: crate::snappy::SnappyError| {
+                            codec_err(ErrorKind::Snappy(e.kind), Layer::Snappy, e.offset)
+                        };
+                        let needed = crate::xerial::decompressed_len(payload).map_err(snappy)?;
+                        if needed > limit_left {
+                            return Err(short(needed as u64, usize::MAX));
+                        }
+                        let buf = arena.alloc_slice_fill_copy(needed, 0u8);
+                        let n = crate::xerial::decompress(payload, buf).map_err(snappy)?.0;
+                        &buf[..n]
+                    }
+                    Codec::None => &[],
+                }
+            }
         };
-        let free = core::mem::take(&mut self.free);
-        let (filled, rest) = free.split_at_mut(n);
-        self.free = rest;
-        self.decompressed += n;
+        self.decompressed += filled.len();
         Ok(filled)
     }
 

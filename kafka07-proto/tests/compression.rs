@@ -419,3 +419,50 @@ fn lax_deep_reports_instead_of_failing() {
     assert!(matches!(it.stop(), Stop::Error(e) if e.depth() == 1));
     let _ = CrcStatus::Valid;
 }
+
+#[test]
+fn arena_scratch_grows_as_needed_within_the_limit() {
+    // Gzip whose trailer hint is right, snappy with an exact preamble, nested: all decode
+    // from an arena with no size given up front.
+    let big = plain(&vec![b'q'; 300_000]);
+    let inner = wrapper(Codec::Snappy, &[plain(b"s1"), big.clone()]);
+    let outer = wrapper(Codec::Gzip, &[plain(b"g1"), inner]);
+    let mut arena = bumpalo::Bump::new();
+    for _ in 0..2 {
+        let got: Vec<usize> = MessageSet::new(&outer, 0)
+            .deep_in(&arena, D)
+            .map(|m| m.unwrap().message.payload().len())
+            .collect();
+        assert_eq!(got, [2, 2, 300_000]);
+        arena.reset();
+    }
+    // Two concatenated gzip members: the trailer hint (last member's ISIZE) undersizes the
+    // content, so the arena grows and retries.
+    let first = [plain(&vec![b'a'; 50_000]), plain(b"mid")].concat();
+    let second = plain(b"end");
+    let mut payload = Vec::new();
+    kafka07_proto::gzip::compress(&first, &mut payload);
+    kafka07_proto::gzip::compress(&second, &mut payload);
+    let two = MessageRepr::with_codec(Codec::Gzip, &payload[..])
+        .to_vec()
+        .unwrap();
+    let arena = bumpalo::Bump::new();
+    let got: Vec<usize> = MessageSet::new(&two, 0)
+        .deep_in(&arena, D)
+        .map(|m| m.unwrap().message.payload().len())
+        .collect();
+    assert_eq!(got, [50_000, 3, 3]);
+    // The limit holds for arenas too.
+    let arena = bumpalo::Bump::new();
+    let bomb = wrapper(Codec::Gzip, &[plain(&vec![0u8; 4 << 20])]);
+    let e = MessageSet::new(&bomb, 0)
+        .deep_in(&arena, D.max_decompressed(1 << 20))
+        .find_map(|m| m.err())
+        .unwrap();
+    assert_eq!(e.kind(), ErrorKind::DecompressedLimit { limit: 1 << 20 });
+    assert!(
+        arena.allocated_bytes() < 4 << 20,
+        "{}",
+        arena.allocated_bytes()
+    );
+}

@@ -108,7 +108,15 @@ proptest! {
         let (want, _) = expected(&nodes, base);
         let (got, err) = run(&set, base, need, opts);
         prop_assert!(err.is_none(), "{:?}", err);
-        prop_assert_eq!(got, want);
+        prop_assert_eq!(&got, &want);
+        // The arena variant sizes scratch itself and yields the same.
+        let arena = bumpalo::Bump::new();
+        let from_arena: Vec<(u64, Vec<u8>)> = MessageSet::new(&set, base)
+            .deep_in(&arena, opts)
+            .map(|m| m.map(|m| (m.offset, m.message.payload().to_vec())))
+            .collect::<Result<_, _>>()
+            .unwrap();
+        prop_assert_eq!(from_arena, want);
         // One level less than the tree needs is a clean nesting error.
         if max_depth > 1 && nodes.iter().any(|n| depth(n) == max_depth) {
             let (_, err) = run(&set, base, need, opts.max_depth(max_depth - 1));
