@@ -7,3 +7,5 @@
 #![warn(missing_docs)]
 
 pub use kafka07_proto as proto;
+
+pub mod capture;
