@@ -1,0 +1,221 @@
+//! All partition logs of a broker (the reference `LogManager`): lookup, creation, start-up
+//! loading and recovery, flushing, the clean-shutdown marker.
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+
+use super::log::{Log, LogConfig};
+use super::{PartitionRecovery, StartupReport};
+use crate::error::Result;
+
+/// Name of the clean-shutdown marker in the log directory (spec §9.1).
+pub const CLEAN_SHUTDOWN_FILE: &str = ".kafka_cleanshutdown";
+
+pub(crate) type SharedLog = Arc<Mutex<Log>>;
+
+/// Locks a log, ignoring poisoning: a panic in another connection's thread must not take the
+/// partition down with it (the log's own state is updated only after successful I/O).
+pub(crate) fn lock(log: &SharedLog) -> MutexGuard<'_, Log> {
+    log.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[derive(Debug)]
+pub(crate) struct Store {
+    dir: Option<PathBuf>,
+    cfg: LogConfig,
+    logs: RwLock<HashMap<String, HashMap<u32, SharedLog>>>,
+}
+
+/// Checks a topic name as the 0.7.2 validator does (spec §8.1): 1 to `max_len` UTF-16 units,
+/// not `.` or `..`, and none of `/`, U+0000–U+001F, U+007F–U+009F, U+D800–U+F8FF,
+/// U+FFF0–U+FFFF. Bytes that are not UTF-8 are rejected (the reference decodes them to
+/// U+FFFD, which is in the forbidden range).
+pub fn validate_topic(name: &[u8], max_len: usize) -> std::result::Result<&str, &'static str> {
+    let Ok(s) = std::str::from_utf8(name) else {
+        return Err("not UTF-8");
+    };
+    if s.is_empty() {
+        return Err("empty");
+    }
+    if s.encode_utf16().count() > max_len {
+        return Err("too long");
+    }
+    if s == "." || s == ".." {
+        return Err("'.' and '..' are not allowed");
+    }
+    let bad = |c: char| {
+        matches!(c,
+            '/' | '\u{0}'..='\u{1f}' | '\u{7f}'..='\u{9f}' | '\u{e000}'..='\u{f8ff}'
+            | '\u{fff0}'..='\u{ffff}')
+    };
+    if s.chars().any(bad) {
+        return Err("contains an illegal character");
+    }
+    Ok(s)
+}
+
+impl Store {
+    pub(crate) fn memory(cfg: LogConfig) -> Store {
+        Store {
+            dir: None,
+            cfg,
+            logs: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// Opens (or creates) a log directory: removes the clean-shutdown marker, loads every
+    /// `<topic>-<partition>` directory, and recovers the last segment of each when the marker
+    /// was absent.
+    pub(crate) fn open(dir: &Path, cfg: LogConfig) -> Result<(Store, StartupReport)> {
+        fs::create_dir_all(dir)?;
+        let marker = dir.join(CLEAN_SHUTDOWN_FILE);
+        let clean = marker.exists();
+        let mut report = StartupReport {
+            clean_shutdown: clean,
+            partitions: 0,
+            recovered: Vec::new(),
+            skipped: Vec::new(),
+        };
+        let mut logs: HashMap<String, HashMap<u32, SharedLog>> = HashMap::new();
+        let mut entries: Vec<_> = fs::read_dir(dir)?.collect::<std::io::Result<_>>()?;
+        entries.sort_by_key(|e| e.file_name());
+        for entry in entries {
+            let path = entry.path();
+            if !entry.file_type()?.is_dir() {
+                if entry.file_name() != CLEAN_SHUTDOWN_FILE {
+                    report.skipped.push(path);
+                }
+                continue;
+            }
+            let name = entry.file_name();
+            let parsed = name.to_str().and_then(|n| {
+                let (topic, part) = n.rsplit_once('-')?;
+                let part: u32 = part.parse().ok()?;
+                validate_topic(topic.as_bytes(), usize::MAX).ok()?;
+                Some((topic.to_owned(), part))
+            });
+            let Some((topic, partition)) = parsed else {
+                report.skipped.push(path);
+                continue;
+            };
+            let opened = Log::open(&path, cfg.clone(), !clean)?;
+            if let Some((segment, truncated_bytes)) = opened.recovered {
+                report.recovered.push(PartitionRecovery {
+                    topic: topic.clone(),
+                    partition,
+                    segment,
+                    truncated_bytes,
+                });
+            }
+            report.partitions += 1;
+            logs.entry(topic)
+                .or_default()
+                .insert(partition, Arc::new(Mutex::new(opened.log)));
+        }
+        if clean {
+            fs::remove_file(&marker)?;
+        }
+        Ok((
+            Store {
+                dir: Some(dir.to_owned()),
+                cfg,
+                logs: RwLock::new(logs),
+            },
+            report,
+        ))
+    }
+
+    pub(crate) fn get(&self, topic: &str, partition: u32) -> Option<SharedLog> {
+        let logs = self.logs.read().unwrap_or_else(PoisonError::into_inner);
+        logs.get(topic)?.get(&partition).cloned()
+    }
+
+    /// The log, created (directory and first segment) if it does not exist.
+    pub(crate) fn get_or_create(&self, topic: &str, partition: u32) -> std::io::Result<SharedLog> {
+        if let Some(l) = self.get(topic, partition) {
+            return Ok(l);
+        }
+        let mut logs = self.logs.write().unwrap_or_else(PoisonError::into_inner);
+        let parts = logs.entry(topic.to_owned()).or_default();
+        if let Some(l) = parts.get(&partition) {
+            return Ok(l.clone());
+        }
+        let log = match &self.dir {
+            None => Log::memory(self.cfg.clone()),
+            Some(dir) => Log::create(&dir.join(format!("{topic}-{partition}")), self.cfg.clone())?,
+        };
+        let log = Arc::new(Mutex::new(log));
+        parts.insert(partition, log.clone());
+        Ok(log)
+    }
+
+    fn all(&self) -> Vec<SharedLog> {
+        let logs = self.logs.read().unwrap_or_else(PoisonError::into_inner);
+        logs.values().flat_map(|p| p.values().cloned()).collect()
+    }
+
+    /// Every `(topic, partition)` with a log.
+    pub(crate) fn partitions(&self) -> Vec<(String, u32)> {
+        let logs = self.logs.read().unwrap_or_else(PoisonError::into_inner);
+        let mut v: Vec<_> = logs
+            .iter()
+            .flat_map(|(t, p)| p.keys().map(move |k| (t.clone(), *k)))
+            .collect();
+        v.sort();
+        v
+    }
+
+    pub(crate) fn flush_due(&self) {
+        for log in self.all() {
+            // A failing flush leaves the data unflushed (invisible); it is retried next tick.
+            let _ = lock(&log).flush_if_due();
+        }
+    }
+
+    pub(crate) fn flush_all(&self) -> std::io::Result<()> {
+        for log in self.all() {
+            lock(&log).flush()?;
+        }
+        Ok(())
+    }
+
+    /// Clean shutdown: flush everything and write the marker.
+    pub(crate) fn close(&self) -> std::io::Result<()> {
+        self.flush_all()?;
+        if let Some(dir) = &self.dir {
+            fs::File::create(dir.join(CLEAN_SHUTDOWN_FILE))?.sync_all()?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::validate_topic;
+
+    #[test]
+    fn topic_names_follow_the_072_validator() {
+        assert_eq!(validate_topic(b"good-topic_1.x", 255), Ok("good-topic_1.x"));
+        assert_eq!(validate_topic(b"", 255), Err("empty"));
+        assert_eq!(
+            validate_topic(b".", 255),
+            Err("'.' and '..' are not allowed")
+        );
+        assert_eq!(
+            validate_topic(b"..", 255),
+            Err("'.' and '..' are not allowed")
+        );
+        assert!(validate_topic(b"...", 255).is_ok());
+        assert!(validate_topic(b"a/b", 255).is_err());
+        assert!(validate_topic(b"a\nb", 255).is_err());
+        assert!(validate_topic("a\u{85}b".as_bytes(), 255).is_err());
+        assert!(validate_topic("a\u{e000}".as_bytes(), 255).is_err());
+        assert!(validate_topic("a\u{fffd}".as_bytes(), 255).is_err());
+        assert!(validate_topic(b"\xff", 255).is_err());
+        assert!(validate_topic("é".as_bytes(), 255).is_ok());
+        assert!(validate_topic(&[b'a'; 255], 255).is_ok());
+        assert_eq!(validate_topic(&[b'a'; 256], 255), Err("too long"));
+    }
+}

@@ -1,0 +1,163 @@
+//! The crate's error type.
+
+use std::io;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use kafka07_proto::ErrorCode;
+
+/// Everything that can go wrong in kafka07-io: sockets, brokers, files and the protocol.
+///
+/// Connection-level variants ([`Error::is_connection_error`]) mean the connection they happened
+/// on is no longer usable; the [`Client`](crate::Client) drops it and reconnects on its next
+/// request.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Nothing listens at the address (the connection was refused).
+    #[error("connection refused by {addr}")]
+    ConnectRefused {
+        /// The address tried.
+        addr: String,
+    },
+    /// Connecting failed for another reason (unreachable, address not resolvable, ...).
+    #[error("cannot connect to {addr}: {source}")]
+    Connect {
+        /// The address tried.
+        addr: String,
+        /// The system's error.
+        #[source]
+        source: io::Error,
+    },
+    /// A connect, read or write did not complete within its timeout.
+    #[error("{op} timed out after {after:?}")]
+    Timeout {
+        /// What timed out: `connect`, `read` or `write`.
+        op: &'static str,
+        /// The timeout in force.
+        after: Duration,
+    },
+    /// The broker closed the connection. This is how a 0.7 broker answers a request it rejects
+    /// (a bad produce: bad CRC, invalid topic, partition out of range, malformed request; spec
+    /// §6.9): there is no error response for PRODUCE, MULTIPRODUCE and OFFSETS.
+    #[error("the broker closed the connection{}", if *.during_response { " in the middle of a response" } else { "" })]
+    Closed {
+        /// `true` when part of a response had already arrived.
+        during_response: bool,
+    },
+    /// A response frame announced more bytes than the configured limit.
+    #[error("response of {size} bytes exceeds the limit of {limit} bytes")]
+    ResponseTooLarge {
+        /// The size the frame announced.
+        size: u64,
+        /// The limit in force.
+        limit: u64,
+    },
+    /// Another I/O error.
+    #[error("I/O error: {0}")]
+    Io(#[from] io::Error),
+    /// Bytes that do not decode (or a value that does not encode) as 0.7 protocol.
+    #[error("protocol error: {0}")]
+    Protocol(#[from] kafka07_proto::Error),
+    /// The broker answered with an error code.
+    #[error("broker answered {code} for {topic}/{partition}")]
+    Broker {
+        /// The code.
+        code: ErrorCode,
+        /// The topic of the request.
+        topic: String,
+        /// The partition of the request.
+        partition: i32,
+    },
+    /// A message payload larger than `max.message.size` (checked before sending, as the
+    /// reference producer does, on each top-level payload: the compressed size for a wrapper).
+    #[error("message payload of {size} bytes exceeds max.message.size of {max} bytes")]
+    MessageTooLarge {
+        /// The payload size.
+        size: usize,
+        /// The limit in force.
+        max: usize,
+    },
+    /// A single message is larger than the consumer's largest allowed fetch size.
+    #[error("a message of {needed} bytes does not fit the maximum fetch size of {max} bytes")]
+    FetchSizeExceeded {
+        /// Bytes the message needs (`4 + N`).
+        needed: u64,
+        /// The consumer's `max_fetch_size`.
+        max: u64,
+    },
+    /// Every broker of a [`BrokerList`](crate::BrokerList) was tried, with backoff, and none
+    /// could be reached.
+    #[error("no broker reachable after {attempts} attempts; last error: {last}")]
+    NoBrokerAvailable {
+        /// Connection attempts made.
+        attempts: u32,
+        /// The last attempt's error.
+        last: Box<Error>,
+    },
+    /// A topic name the 0.7.2 validator rejects (spec §8.1).
+    #[error("invalid topic name {topic:?}: {reason}")]
+    InvalidTopic {
+        /// The name (lossily decoded).
+        topic: String,
+        /// Why it is invalid.
+        reason: &'static str,
+    },
+    /// A configuration value that cannot work.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// A log directory that cannot be opened as a 0.7 log (segment chain gap, bad file name...).
+    #[error("log directory {path}: {reason}")]
+    Storage {
+        /// The file or directory concerned.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The response did not have the shape the request expects.
+    #[error("unexpected response: {0}")]
+    UnexpectedResponse(&'static str),
+}
+
+/// Shorthand for results of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// `true` for errors after which the connection is unusable (closed, timed out, reset,
+    /// refused, oversized response): a new connection may succeed where this one failed.
+    pub fn is_connection_error(&self) -> bool {
+        matches!(
+            self,
+            Error::ConnectRefused { .. }
+                | Error::Connect { .. }
+                | Error::Timeout { .. }
+                | Error::Closed { .. }
+                | Error::Io(_)
+                | Error::NoBrokerAvailable { .. }
+        )
+    }
+
+    /// The broker error code, for [`Error::Broker`].
+    pub fn code(&self) -> Option<ErrorCode> {
+        match self {
+            Error::Broker { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+
+    /// Maps an I/O error from a socket operation to the clearest variant.
+    pub(crate) fn from_io(e: io::Error, op: &'static str, timeout: Duration, mid: bool) -> Error {
+        match e.kind() {
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
+                Error::Timeout { op, after: timeout }
+            }
+            io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe
+            | io::ErrorKind::UnexpectedEof => Error::Closed {
+                during_response: mid,
+            },
+            _ => Error::Io(e),
+        }
+    }
+}
