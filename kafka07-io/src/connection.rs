@@ -367,7 +367,7 @@ impl Connection {
         }
         self.send(&Request::Fetch(*request))?;
         // The session recorded the FETCH; this method consumes its response itself.
-        self.session.clear();
+        self.session.retire();
         decoder.reset(request.offset.max(0) as u64);
 
         // The frame size first: it bounds how much of the socket belongs to this response.

@@ -222,15 +222,26 @@ fn e20_fetch_partition_out_of_range_is_code_3() {
 }
 
 #[test]
-fn e21_fetch_null_topic_closes_the_connection() {
-    // The reference answers code -1 (a NullPointerException mapped to Unknown); kafka07-proto
-    // cannot represent a null topic, so this broker closes the connection instead (see the
-    // crate's report). Produce and offsets with a null topic close in the reference too.
+fn e21_fetch_null_topic_is_code_minus_1() {
+    // The reference answers code -1 (a NullPointerException mapped to Unknown) and keeps the
+    // connection open.
     let (_b, mut s) = with_data();
     let mut req = fetch_req("", 0, 0, 1024);
     req[6..8].copy_from_slice(&(-1i16).to_be_bytes());
     send(&mut s, &req);
-    assert_closed(&mut s);
+    let body = read_frame(&mut s).expect("a response");
+    assert_eq!(body, [0, 0, 0, 2, 0xff, 0xff]);
+    assert_eq!(fetch(&mut s, "t", 0, 0, 0), (0, vec![]));
+}
+
+#[test]
+fn e21_produce_and_offsets_with_null_topic_close_the_connection() {
+    for mut req in [produce_req("", 0, &plain(&[b"x"])), offsets_req("", 0, -1, 1)] {
+        let (_b, mut s) = with_data();
+        req[6..8].copy_from_slice(&(-1i16).to_be_bytes());
+        send(&mut s, &req);
+        assert_closed(&mut s);
+    }
 }
 
 #[test]

@@ -10,7 +10,7 @@ use heapless::Vec as StackVec;
 use crate::error::{Error, ErrorKind, Layer, Result};
 use crate::message::{Codec, CrcStatus, MessageView};
 use crate::message_set::{
-    apply_crc, next_entry, DecodeOptions, MessageAndOffset, MessageSet, Stop,
+    apply_crc, next_entry, overflow, DecodeOptions, MessageAndOffset, MessageSet, Stop,
 };
 
 /// The deepest nesting deep iteration supports, whatever [`DecodeOptions::max_depth`] says.
@@ -58,6 +58,9 @@ pub struct Deep<'a> {
     stack: StackVec<Level<'a>, MAX_NESTING>,
     pending: Option<Leaf<'a>>,
     wrapper_start: u64,
+    /// Added to the offsets of top-level (depth 0) errors: the entry's position when a
+    /// [`DeepCursor`] iterates one entry of a larger input.
+    shift: u64,
     stop: Stop,
 }
 
@@ -125,6 +128,7 @@ impl<'a> MessageSet<'a> {
             stack: StackVec::new(),
             pending: None,
             wrapper_start: 0,
+            shift: 0,
             stop: Stop::Running,
         }
     }
@@ -148,6 +152,11 @@ impl<'a> Deep<'a> {
     }
 
     fn fail(&mut self, e: Error) -> Option<Result<MessageAndOffset<'a>>> {
+        let e = if e.depth() == 0 {
+            e.shifted(self.shift)
+        } else {
+            e
+        };
         self.stop = Stop::Error(e);
         self.pending = None;
         self.stack.clear();
@@ -369,6 +378,13 @@ impl<'a> Iterator for Deep<'a> {
                 Ok(c) => c,
                 Err(e) => return self.fail(e),
             };
+            if self
+                .base
+                .checked_add((at + message.wire_len()) as u64)
+                .is_none()
+            {
+                return self.fail(overflow(self.base, at));
+            }
             self.pos = at + message.wire_len();
             if !message.is_compressed() {
                 return Some(Ok(MessageAndOffset {
@@ -418,6 +434,7 @@ impl core::iter::FusedIterator for Deep<'_> {}
 #[derive(Debug)]
 pub struct DeepCursor<'a, 's> {
     shallow: crate::message_set::Shallow<'a>,
+    shallow_base: u64,
     scratch: &'s mut [u8],
     opts: DecodeOptions,
 }
@@ -427,6 +444,7 @@ impl<'a, 's> DeepCursor<'a, 's> {
     pub fn new(set: MessageSet<'a>, scratch: &'s mut [u8], opts: DecodeOptions) -> Self {
         DeepCursor {
             shallow: set.shallow_with(opts),
+            shallow_base: set.base_offset(),
             scratch,
             opts,
         }
@@ -439,7 +457,9 @@ impl<'a, 's> DeepCursor<'a, 's> {
             Err(e) => return Some(Err(e)),
         };
         let one = MessageSet::new(m.message.as_bytes(), m.position);
-        Some(Ok(one.deep(&mut *self.scratch, self.opts)))
+        let mut deep = one.deep(&mut *self.scratch, self.opts);
+        deep.shift = m.position - self.shallow_base;
+        Some(Ok(deep))
     }
 
     /// Why the top-level walk stopped.

@@ -98,8 +98,6 @@ pub enum ErrorKind {
     },
     /// A request type id other than 0..=4.
     UnknownRequestType(i16),
-    /// A short string with length -1 (a Java null), where a topic is required.
-    NullString,
     /// Bytes left over after a complete, well-formed body (strict parsing only).
     TrailingBytes(u64),
     /// A value too large for its wire field when encoding (topic over 32767 bytes, more than
@@ -138,6 +136,11 @@ pub enum ErrorKind {
     Gzip(crate::gzip::GzipErrorKind),
     /// The payload of a snappy wrapper is not valid (xerial-framed or raw) snappy.
     Snappy(crate::snappy::SnappyErrorKind),
+    /// The caller's base offset plus a position in the set does not fit in 64 bits.
+    OffsetOverflow {
+        /// The base offset the set was given.
+        base: u64,
+    },
     /// A response arrived with no request waiting for one.
     UnexpectedResponse,
     /// More requests awaiting responses than the session can track.
@@ -186,9 +189,6 @@ impl fmt::Display for ErrorKind {
                 "CRC mismatch: stored {stored:#010x}, computed {computed:#010x}"
             ),
             ErrorKind::UnknownRequestType(t) => write!(f, "unknown request type id {t}"),
-            ErrorKind::NullString => {
-                f.write_str("null string (length -1) where a topic is required")
-            }
             ErrorKind::TrailingBytes(n) => write!(f, "{n} unexpected trailing bytes"),
             ErrorKind::ValueTooLarge { length, max } => {
                 write!(
@@ -212,6 +212,10 @@ impl fmt::Display for ErrorKind {
             }
             ErrorKind::Gzip(k) => write!(f, "{k}"),
             ErrorKind::Snappy(k) => write!(f, "{k}"),
+            ErrorKind::OffsetOverflow { base } => write!(
+                f,
+                "offset overflow: base offset {base} plus the position exceeds 2^64-1"
+            ),
             ErrorKind::UnexpectedResponse => f.write_str("response with no request pending"),
             ErrorKind::TooManyPending { capacity } => {
                 write!(f, "more than {capacity} requests awaiting responses")

@@ -290,6 +290,15 @@ pub(crate) fn next_entry<'a>(
         .map_err(|e| e.shifted(at as u64))
 }
 
+/// The error for a base offset plus position past `u64::MAX` (found at input position `at`).
+pub(crate) fn overflow(base: u64, at: usize) -> Error {
+    Error::new(
+        ErrorKind::OffsetOverflow { base },
+        Layer::MessageSet,
+        at as u64,
+    )
+}
+
 /// Applies the CRC policy to `m` found at input position `at`.
 pub(crate) fn apply_crc(m: &MessageView<'_>, policy: CrcPolicy, at: usize) -> Result<CrcStatus> {
     match policy {
@@ -336,11 +345,15 @@ impl<'a> Iterator for Shallow<'a> {
             Ok(c) => c,
             Err(e) => return self.fail(e),
         };
-        self.pos = at + message.wire_len();
+        let end = at + message.wire_len();
+        let Some(offset) = self.base_offset.checked_add(end as u64) else {
+            return self.fail(overflow(self.base_offset, at));
+        };
+        self.pos = end;
         Some(Ok(MessageAndOffset {
             message,
             position: self.base_offset + at as u64,
-            offset: self.base_offset + self.pos as u64,
+            offset,
             crc,
             depth: 0,
         }))

@@ -76,47 +76,88 @@ impl fmt::Display for RequestType {
 
 /// A topic name as it is on the wire: `int16` length then bytes (UTF-8 by convention).
 ///
-/// Interoperable names are ASCII (spec §1); any bytes are carried unchanged.
+/// Interoperable names are ASCII (spec §1); any bytes are carried unchanged. A length of -1 is
+/// a Java `null` string: the reference parses it, and its broker answers a FETCH for it with
+/// error code -1 and closes the connection on PRODUCE/OFFSETS (spec E21), so it is kept
+/// representable ([`Topic::NULL`], [`Topic::is_null`]) and re-encodes as -1.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Topic<'a>(&'a [u8]);
+pub struct Topic<'a> {
+    bytes: &'a [u8],
+    null: bool,
+}
 
 impl<'a> Topic<'a> {
+    /// The null topic (length -1 on the wire).
+    pub const NULL: Topic<'static> = Topic {
+        bytes: &[],
+        null: true,
+    };
+
     /// A topic from raw bytes.
     pub const fn from_bytes(bytes: &'a [u8]) -> Self {
-        Topic(bytes)
+        Topic { bytes, null: false }
     }
 
-    /// The raw bytes.
+    /// The raw bytes (empty for the null topic).
     pub const fn as_bytes(&self) -> &'a [u8] {
-        self.0
+        self.bytes
     }
 
-    /// The name as text, if it is UTF-8.
+    /// `true` for a Java null string (length -1).
+    pub const fn is_null(&self) -> bool {
+        self.null
+    }
+
+    /// The name as text, if it is UTF-8 (and not null).
     pub fn as_str(&self) -> Option<&'a str> {
-        core::str::from_utf8(self.0).ok()
+        if self.null {
+            return None;
+        }
+        core::str::from_utf8(self.bytes).ok()
     }
 
     fn wire_len(&self) -> usize {
-        2 + self.0.len()
+        2 + self.bytes.len()
+    }
+
+    pub(crate) fn parse(c: &mut Cursor<'a>) -> Result<Self> {
+        match c.short_string()? {
+            Some(bytes) => Ok(Topic::from_bytes(bytes)),
+            None => Ok(Topic {
+                bytes: &[],
+                null: true,
+            }),
+        }
+    }
+
+    fn emit(&self, w: &mut Writer<'_>) {
+        if self.null {
+            w.i16(-1);
+        } else {
+            w.short_string(self.bytes);
+        }
     }
 }
 
 impl<'a> From<&'a str> for Topic<'a> {
     fn from(s: &'a str) -> Self {
-        Topic(s.as_bytes())
+        Topic::from_bytes(s.as_bytes())
     }
 }
 
 impl<'a> From<&'a [u8]> for Topic<'a> {
     fn from(b: &'a [u8]) -> Self {
-        Topic(b)
+        Topic::from_bytes(b)
     }
 }
 
 impl fmt::Display for Topic<'_> {
     /// UTF-8 names as they are; other bytes escaped as `\xNN`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for chunk in self.0.utf8_chunks() {
+        if self.null {
+            return f.write_str("<null>");
+        }
+        for chunk in self.bytes.utf8_chunks() {
             f.write_str(chunk.valid())?;
             for b in chunk.invalid() {
                 write!(f, "\\x{b:02x}")?;
@@ -128,6 +169,9 @@ impl fmt::Display for Topic<'_> {
 
 impl fmt::Debug for Topic<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.null {
+            return f.write_str("null");
+        }
         write!(f, "\"{self}\"")
     }
 }
@@ -159,14 +203,14 @@ impl<'a> ProduceRequest<'a> {
     }
 
     fn check(&self) -> Result<()> {
-        check_fits(self.topic.0.len(), MAX_SHORT)?;
+        check_fits(self.topic.bytes.len(), MAX_SHORT)?;
         check_fits(self.messages.len(), MAX_I32)
     }
 }
 
 impl<'a> Part<'a> for ProduceRequest<'a> {
     fn parse_part(c: &mut Cursor<'a>) -> Result<Self> {
-        let topic = Topic(c.short_string()?);
+        let topic = Topic::parse(c)?;
         let partition = c.i32()?;
         let messages = c.sized_i32()?;
         Ok(ProduceRequest {
@@ -179,7 +223,7 @@ impl<'a> Part<'a> for ProduceRequest<'a> {
         self.topic.wire_len() + 4 + 4 + self.messages.len()
     }
     fn emit_part(&self, w: &mut Writer<'_>) {
-        w.short_string(self.topic.0);
+        self.topic.emit(w);
         w.i32(self.partition);
         w.i32(self.messages.len() as i32);
         w.put(self.messages);
@@ -214,7 +258,7 @@ impl<'a> FetchRequest<'a> {
 impl<'a> Part<'a> for FetchRequest<'a> {
     fn parse_part(c: &mut Cursor<'a>) -> Result<Self> {
         Ok(FetchRequest {
-            topic: Topic(c.short_string()?),
+            topic: Topic::parse(c)?,
             partition: c.i32()?,
             offset: c.i64()?,
             max_size: c.i32()?,
@@ -224,7 +268,7 @@ impl<'a> Part<'a> for FetchRequest<'a> {
         self.topic.wire_len() + 4 + 8 + 4
     }
     fn emit_part(&self, w: &mut Writer<'_>) {
-        w.short_string(self.topic.0);
+        self.topic.emit(w);
         w.i32(self.partition);
         w.i64(self.offset);
         w.i32(self.max_size);
@@ -348,7 +392,7 @@ impl<'a> Request<'a> {
                 })
             }
             Some(RequestType::Offsets) => Request::Offsets(OffsetsRequest {
-                topic: Topic(c.short_string()?),
+                topic: Topic::parse(&mut c)?,
                 partition: c.i32()?,
                 time: c.i64()?,
                 max_offsets: c.i32()?,
@@ -400,12 +444,12 @@ impl<'a> Request<'a> {
     fn check(&self) -> Result<()> {
         match self {
             Request::Produce(p) => p.check()?,
-            Request::Fetch(f) => check_fits(f.topic.0.len(), MAX_SHORT)?,
-            Request::Offsets(o) => check_fits(o.topic.0.len(), MAX_SHORT)?,
+            Request::Fetch(f) => check_fits(f.topic.bytes.len(), MAX_SHORT)?,
+            Request::Offsets(o) => check_fits(o.topic.bytes.len(), MAX_SHORT)?,
             Request::MultiFetch(m) => {
                 check_fits(m.parts.len(), MAX_SHORT)?;
                 for p in m.parts.iter() {
-                    check_fits(p.topic.0.len(), MAX_SHORT)?;
+                    check_fits(p.topic.bytes.len(), MAX_SHORT)?;
                 }
             }
             Request::MultiProduce(m) => {
@@ -440,7 +484,7 @@ impl<'a> Request<'a> {
                 m.parts.emit_parts(&mut w);
             }
             Request::Offsets(o) => {
-                w.short_string(o.topic.0);
+                o.topic.emit(&mut w);
                 w.i32(o.partition);
                 w.i64(o.time);
                 w.i32(o.max_offsets);

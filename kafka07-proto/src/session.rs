@@ -83,6 +83,12 @@ impl<const N: usize> Session<N> {
         Response::parse(body, expect)
     }
 
+    /// Retires the oldest pending request without parsing a response for it (when its
+    /// response was consumed another way, e.g. by a [`FetchStream`](crate::FetchStream)).
+    pub fn retire(&mut self) -> Option<Expect> {
+        self.pending.pop_front()
+    }
+
     /// Forgets every pending request (after the connection was lost).
     pub fn clear(&mut self) {
         self.pending.clear();

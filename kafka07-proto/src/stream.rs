@@ -6,7 +6,7 @@
 //! copy); only a message split across pieces is assembled in the decoder's buffer.
 
 use crate::error::{Error, ErrorKind, Layer, Result};
-use crate::message::{MessageView, LENGTH_PREFIX};
+use crate::message::{CrcStatus, MessageView, LENGTH_PREFIX};
 use crate::message_set::{apply_crc, DecodeOptions, MessageAndOffset, Stop};
 use crate::response::ErrorCode;
 
@@ -279,7 +279,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> FetchStream<B> {
         let n = i32::from_be_bytes(self.len);
         if n < 0 {
             let e = self.err(ErrorKind::NegativeLength(n.into()), entry_at);
-            return self.fail(e);
+            return self.lax_or_fail(e, used, input);
         }
         let total = LENGTH_PREFIX as u64 + n as u64;
         // Bytes of this entry still to come, prefix included when it was not gathered.
@@ -314,9 +314,15 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> FetchStream<B> {
             // Zero-copy: the whole entry is in this piece.
             self.remaining -= total as u64;
             self.at += total as u64;
-            return self
-                .emit(&input[..total], entry_at)
-                .map(|ev| (total, Some(ev)));
+            let entry: &'s [u8] = &input[..total];
+            return match check_entry(entry, entry_at, self.valid, self.base_offset, &self.opts) {
+                Ok(checked) => {
+                    self.valid = checked.end;
+                    self.state = State::Len;
+                    event(entry, checked).map(|ev| (total, Some(ev)))
+                }
+                Err(e) => self.lax_or_fail(e, total, input),
+            };
         }
         // Assemble it in the buffer.
         let capacity = self.buf.as_ref().len();
@@ -358,64 +364,92 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> FetchStream<B> {
         }
         self.fill = 0;
         let entry_at = self.at - total as u64;
-        let FetchStream {
-            buf,
-            valid,
-            base_offset,
-            opts,
-            state,
-            ..
-        } = self;
-        let buf: &'s B = buf;
-        match yield_entry(&buf.as_ref()[..total], entry_at, valid, *base_offset, opts) {
-            Ok(ev) => {
-                *state = State::Len;
-                Ok((n, Some(ev)))
-            }
-            Err(e) => {
-                *state = State::Failed(e);
-                Err(e)
-            }
-        }
-    }
-
-    fn emit<'s>(&mut self, entry: &'s [u8], entry_at: u64) -> Result<StreamEvent<'s>> {
-        match yield_entry(
-            entry,
+        // Check the assembled entry first: on error the decoder may go on (lax) and must be
+        // free to borrow itself again.
+        let checked = match check_entry(
+            &self.buf.as_ref()[..total],
             entry_at,
-            &mut self.valid,
+            self.valid,
             self.base_offset,
             &self.opts,
         ) {
-            Ok(ev) => {
-                self.state = State::Len;
-                Ok(ev)
-            }
-            Err(e) => {
-                self.state = State::Failed(e);
-                Err(e)
-            }
+            Ok(c) => c,
+            Err(e) => return self.lax_or_fail(e, n, input),
+        };
+        self.valid = checked.end;
+        self.state = State::Len;
+        let buf: &'s B = &self.buf;
+        event(&buf.as_ref()[..total], checked).map(|ev| (n, Some(ev)))
+    }
+
+    /// Lax mode: an entry error ends the message set; the rest of the response is skipped
+    /// (keeping the connection aligned) and [`StreamEvent::End`] reports it. Strict: fail.
+    fn lax_or_fail<'s>(
+        &'s mut self,
+        e: Error,
+        used: usize,
+        input: &'s [u8],
+    ) -> Result<(usize, Option<StreamEvent<'s>>)> {
+        if !self.opts.lax {
+            self.state = State::Failed(e);
+            return Err(e);
         }
+        self.len_fill = 0;
+        self.fill = 0;
+        self.state = State::Skip {
+            left: self.remaining,
+            stop: Stop::Error(e),
+        };
+        let (more, event) = self.decode(&input[used..])?;
+        Ok((used + more, event))
     }
 }
 
-fn yield_entry<'s>(
-    entry: &'s [u8],
+/// What [`check_entry`] established about an entry (no borrow of it).
+#[derive(Clone, Copy, Debug)]
+struct Checked {
+    crc: CrcStatus,
+    position: u64,
+    offset: u64,
+    /// Valid bytes after this entry.
+    end: u64,
+}
+
+/// Validates an entry (header, CRC policy, offset range) at response position `entry_at`,
+/// with `valid` message-set bytes before it.
+fn check_entry(
+    entry: &[u8],
     entry_at: u64,
-    valid: &mut u64,
+    valid: u64,
     base_offset: u64,
     opts: &DecodeOptions,
-) -> Result<StreamEvent<'s>> {
+) -> Result<Checked> {
     let message =
         MessageView::new_checked(entry).map_err(|e| e.shifted(entry_at).in_layer(Layer::Stream))?;
     let crc = apply_crc(&message, opts.crc_policy, 0).map_err(|e| e.shifted(entry_at))?;
-    let position = base_offset + *valid;
-    *valid += entry.len() as u64;
-    Ok(StreamEvent::Message(MessageAndOffset {
-        message,
-        position,
-        offset: base_offset + *valid,
+    let end = valid + entry.len() as u64;
+    let Some(offset) = base_offset.checked_add(end) else {
+        return Err(Error::new(
+            ErrorKind::OffsetOverflow { base: base_offset },
+            Layer::Stream,
+            entry_at,
+        ));
+    };
+    Ok(Checked {
         crc,
+        position: base_offset + valid,
+        offset,
+        end,
+    })
+}
+
+/// The message event for an entry [`check_entry`] accepted.
+fn event(entry: &[u8], c: Checked) -> Result<StreamEvent<'_>> {
+    Ok(StreamEvent::Message(MessageAndOffset {
+        message: MessageView::new_checked(entry)?,
+        position: c.position,
+        offset: c.offset,
+        crc: c.crc,
         depth: 0,
     }))
 }

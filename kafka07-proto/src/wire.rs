@@ -106,17 +106,17 @@ impl<'a> Cursor<'a> {
         self.take(n as usize)
     }
 
-    /// A short string (`int16` length, then bytes); `-1` (null) is an error here.
-    pub(crate) fn short_string(&mut self) -> Result<&'a [u8]> {
+    /// A short string (`int16` length, then bytes); `None` for `-1` (a Java null).
+    pub(crate) fn short_string(&mut self) -> Result<Option<&'a [u8]>> {
         let at = *self;
         let n = self.i16()?;
         if n == -1 {
-            return Err(at.err(ErrorKind::NullString));
+            return Ok(None);
         }
         if n < 0 {
             return Err(at.err(ErrorKind::NegativeLength(n.into())));
         }
-        self.take(n as usize)
+        self.take(n as usize).map(Some)
     }
 
     /// A non-negative `int16` count.

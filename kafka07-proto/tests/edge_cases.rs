@@ -220,11 +220,30 @@ fn crc_policies_verify_skip_report() {
 }
 
 #[test]
-fn e21_null_topic_is_a_clean_error() {
-    // FETCH with topic length -1.
+fn e21_null_topic_parses_and_round_trips() {
+    // FETCH with topic length -1: the reference parses it (and its broker answers code -1).
     let b = hex("00000014 0001 ffff 00000000 0000000000000000 00000400");
-    let e = Request::decode(&b).unwrap_err();
-    assert_eq!((e.kind(), e.offset()), (ErrorKind::NullString, 6));
+    let (r, _) = Request::decode(&b).unwrap();
+    let Request::Fetch(f) = r else {
+        panic!("{r:?}")
+    };
+    assert!(f.topic.is_null());
+    assert_eq!((f.topic.as_str(), f.topic.as_bytes()), (None, &b""[..]));
+    assert_eq!(f.topic.to_string(), "<null>");
+    assert_eq!(r.to_vec().unwrap(), b);
+    // Built directly, it encodes as -1; the empty topic is a different thing (length 0).
+    let null = Request::Fetch(FetchRequest::new(kafka07_proto::Topic::NULL, 0, 0, 1024));
+    assert_eq!(null.to_vec().unwrap(), b);
+    let empty = Request::Fetch(FetchRequest::new("", 0, 0, 1024))
+        .to_vec()
+        .unwrap();
+    assert_eq!(&empty[6..8], &[0, 0]);
+    // Other negative lengths are errors.
+    let e = Request::decode(&hex(
+        "00000014 0001 fffe 00000000 0000000000000000 00000400",
+    ))
+    .unwrap_err();
+    assert_eq!((e.kind(), e.offset()), (ErrorKind::NegativeLength(-2), 6));
 }
 
 #[test]
