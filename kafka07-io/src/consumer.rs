@@ -392,6 +392,14 @@ impl Consumer {
                         self.offset = Some(l);
                     }
                     match e.kind() {
+                        // The broker sent fewer bytes than the fetch size allowed, yet the
+                        // first entry is cut: the log ends inside it (a mid-message offset or
+                        // a torn log). A larger fetch cannot help; growing would loop forever.
+                        ErrorKind::MessageLargerThanFetch { available, .. }
+                            if available < u64::from(self.fetch_size) =>
+                        {
+                            return Err(Error::Protocol(e));
+                        }
                         ErrorKind::MessageLargerThanFetch { needed, .. } if delivered == 0 => {
                             let max = u64::from(self.config.max_fetch_size);
                             if needed > max {

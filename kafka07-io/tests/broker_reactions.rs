@@ -236,7 +236,10 @@ fn e21_fetch_null_topic_is_code_minus_1() {
 
 #[test]
 fn e21_produce_and_offsets_with_null_topic_close_the_connection() {
-    for mut req in [produce_req("", 0, &plain(&[b"x"])), offsets_req("", 0, -1, 1)] {
+    for mut req in [
+        produce_req("", 0, &plain(&[b"x"])),
+        offsets_req("", 0, -1, 1),
+    ] {
         let (_b, mut s) = with_data();
         req[6..8].copy_from_slice(&(-1i16).to_be_bytes());
         send(&mut s, &req);

@@ -5,12 +5,12 @@ mod common;
 
 use std::io::{self, Read};
 
+use common::*;
 use kafka07_io::capture::writer::{write_capture, write_pcapng, PcapRecord, WriteOptions};
 use kafka07_io::capture::{
     linktype, CaptureConfig, CaptureError, CaptureEvent, CaptureFormat, CaptureReader, ConnId,
     ConnKey, Direction, ServerReason, SkipReason, Timestamp,
 };
-use common::*;
 
 /// A short conversation on the given link type: returns the frames.
 fn conversation(link: u32, client: &str, server: &str) -> Cap {

@@ -5,9 +5,9 @@
 #[path = "capture_common/mod.rs"]
 mod common;
 
+use common::*;
 use kafka07_io::capture::writer::{write_capture, PcapRecord, TcpFlags, WriteOptions};
 use kafka07_io::capture::{linktype, CaptureConfig, CaptureFormat, CaptureReader, Timestamp};
-use common::*;
 
 fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name)

@@ -4,12 +4,12 @@
 #[path = "capture_common/mod.rs"]
 mod common;
 
+use common::*;
 use kafka07_io::capture::writer::{write_capture, write_pcapng, PcapRecord, WriteOptions};
 use kafka07_io::capture::{
     linktype, CaptureConfig, CaptureEvent, CaptureFormat, CaptureReader, ConnId, Direction,
     Timestamp,
 };
-use common::*;
 use proptest::prelude::*;
 
 /// Drains a reader completely (continuing after errors, which flush and

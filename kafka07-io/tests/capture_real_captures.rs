@@ -6,8 +6,10 @@
 #[path = "capture_common/mod.rs"]
 mod common;
 
-use kafka07_io::capture::{CaptureEvent, CaptureReader, CloseCause, ConnId, Direction, GapCause, ServerReason};
 use common::*;
+use kafka07_io::capture::{
+    CaptureEvent, CaptureReader, CloseCause, ConnId, Direction, GapCause, ServerReason,
+};
 
 fn up() -> Vec<u8> {
     (0..20_000u32).map(|i| (i * 13 % 256) as u8).collect()
@@ -18,7 +20,10 @@ fn down() -> Vec<u8> {
 }
 
 fn read(name: &str) -> Vec<CaptureEvent> {
-    let path = format!("{}/../tests/data/captures/transport/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/../tests/data/captures/transport/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     let reader = CaptureReader::open(path).unwrap();
     reader.map(Result::unwrap).collect()
 }

@@ -3,12 +3,12 @@
 #[path = "capture_common/mod.rs"]
 mod common;
 
+use common::*;
 use kafka07_io::capture::writer::{write_capture, PcapRecord, WriteOptions};
 use kafka07_io::capture::{
     linktype, CaptureConfig, CaptureEvent, CaptureReader, CloseCause, ConnId, ConnKey, Direction,
     GapCause, ServerReason, SkipReason, Timestamp,
 };
-use common::*;
 
 const CLIENT: &str = "10.0.0.1:40000";
 const SERVER: &str = "10.0.0.2:9092";

@@ -6,8 +6,8 @@ mod common;
 
 use std::time::Instant;
 
-use kafka07_io::capture::{linktype, CaptureEvent, CaptureReader};
 use common::*;
+use kafka07_io::capture::{linktype, CaptureEvent, CaptureReader};
 
 #[test]
 #[ignore = "measurement; run explicitly in release mode"]

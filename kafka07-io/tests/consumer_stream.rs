@@ -200,6 +200,41 @@ fn fetch_size_grows_when_a_message_does_not_fit() {
 }
 
 #[test]
+fn a_first_entry_cut_by_the_log_end_is_an_error_not_a_loop() {
+    // Fetching at a mid-message offset: the bytes there read as an entry longer than what
+    // the log holds. Growing the fetch size cannot help, so the consumer must fail promptly
+    // instead of repeating the fetch forever.
+    let b = broker();
+    let mut c = Client::connect(b.local_addr()).unwrap();
+    c.produce("mid", 0, &plain(&[&[0x7f; 40], b"b"])).unwrap();
+    c.confirm("mid").unwrap();
+    // At offset 10 the "length" is 0x7f7f7f7f.
+    let mut cons = Consumer::new(
+        b.local_addr(),
+        "mid",
+        0,
+        ConsumerConfig::default().start(StartAt::Offset(10)),
+    );
+    let started = Instant::now();
+    let err = cons.poll(|_| ControlFlow::Continue(())).unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let Error::Protocol(e) = err else {
+        panic!("{err}")
+    };
+    assert!(
+        matches!(
+            e.kind(),
+            kafka07_io::proto::ErrorKind::MessageLargerThanFetch {
+                needed: 0x7f7f_7f83,
+                available: 51,
+            }
+        ),
+        "{e}"
+    );
+    assert_eq!(cons.fetch_size(), 1 << 20, "the fetch size did not grow");
+}
+
+#[test]
 fn a_message_larger_than_the_maximum_fetch_size_is_an_error() {
     let b = broker();
     let mut c = Client::connect(b.local_addr()).unwrap();

@@ -67,6 +67,11 @@ impl<const N: usize> Session<N> {
         self.pending.front().copied()
     }
 
+    /// The pending expectations, oldest first.
+    pub fn expectations(&self) -> impl Iterator<Item = Expect> + '_ {
+        self.pending.iter().copied()
+    }
+
     /// Number of requests awaiting a response.
     pub fn pending(&self) -> usize {
         self.pending.len()

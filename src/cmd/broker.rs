@@ -1,0 +1,141 @@
+//! `kafka07 broker`: an embedded 0.7 broker, in memory or on a 0.7 log directory.
+
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use kafka07::io::{Broker, BrokerConfig};
+
+use super::{Code, Failure};
+
+/// `broker` options.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Store partitions in this 0.7 log directory (`<topic>-<partition>/<offset>.kafka`); an
+    /// existing one is loaded and, without a clean-shutdown marker, recovered. Without it,
+    /// everything is kept in memory.
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Port to listen on (0: any free port; the address is printed).
+    #[arg(long, default_value_t = 9092)]
+    port: u16,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: IpAddr,
+    /// Partitions per topic (`num.partitions`).
+    #[arg(long, default_value_t = 1)]
+    partitions: u32,
+    /// Flush a partition after this many messages (`log.flush.interval`).
+    #[arg(long, value_name = "N", default_value_t = 500)]
+    flush_messages: u64,
+    /// Flush a partition left unflushed this long (`log.default.flush.interval.ms`).
+    #[arg(long, value_name = "MS", default_value_t = 3000)]
+    flush_interval_ms: u64,
+    /// Show consumers only flushed data, as the 0.7 broker does (by default appends are
+    /// visible at once).
+    #[arg(long)]
+    visible_on_flush: bool,
+    /// Also stop when stdin reaches end of file (for scripts and tests).
+    #[arg(long)]
+    stop_on_eof: bool,
+}
+
+/// A flag set by SIGINT, SIGTERM or SIGHUP (the handler is installed on first use).
+pub fn interrupt_flag() -> Arc<AtomicBool> {
+    static FLAG: OnceLock<Arc<AtomicBool>> = OnceLock::new();
+    FLAG.get_or_init(|| {
+        let flag = Arc::new(AtomicBool::new(false));
+        let f = flag.clone();
+        // If a handler cannot be installed the default action (exit) stays in force.
+        let _ = ctrlc::set_handler(move || f.store(true, Ordering::SeqCst));
+        flag
+    })
+    .clone()
+}
+
+/// Runs the broker until interrupted (or stdin ends, with --stop-on-eof).
+pub fn run(args: Args) -> anyhow::Result<Code> {
+    let stop = interrupt_flag();
+    let mut config = match &args.data_dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            BrokerConfig::on_disk(dir)
+        }
+        None => BrokerConfig::in_memory(),
+    }
+    .listen(SocketAddr::new(args.host, args.port))
+    .partitions(args.partitions.max(1))
+    .flush_interval_messages(args.flush_messages.max(1))
+    .flush_interval(Duration::from_millis(args.flush_interval_ms.max(1)))
+    .visible_on_append(!args.visible_on_flush);
+    config.num_partitions = args.partitions.max(1);
+    let broker = Broker::start(config)
+        .map_err(|e| Failure::new(Code::Failure, format!("cannot start the broker: {e}")))?;
+    {
+        let mut out = io::stdout().lock();
+        writeln!(out, "listening on {}", broker.local_addr())?;
+        out.flush()?;
+    }
+    match &args.data_dir {
+        Some(dir) => {
+            let r = broker.startup_report();
+            eprintln!(
+                "log directory {}: {} partitions loaded{}{}",
+                dir.display(),
+                r.partitions,
+                if r.clean_shutdown {
+                    ", clean shutdown marker found"
+                } else {
+                    ""
+                },
+                if r.recovered.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        ", {} partitions recovered ({} bytes truncated)",
+                        r.recovered.len(),
+                        r.truncated_bytes()
+                    )
+                }
+            );
+            for rec in &r.recovered {
+                if rec.truncated_bytes > 0 {
+                    eprintln!(
+                        "recovered {}-{}: truncated {} bytes of {}",
+                        rec.topic,
+                        rec.partition,
+                        rec.truncated_bytes,
+                        rec.segment.display()
+                    );
+                }
+            }
+        }
+        None => eprintln!("storage: in memory (nothing is kept after exit)"),
+    }
+    let eof = Arc::new(AtomicBool::new(false));
+    if args.stop_on_eof {
+        let eof = eof.clone();
+        std::thread::spawn(move || {
+            let mut sink = [0u8; 256];
+            let mut stdin = io::stdin();
+            while matches!(stdin.read(&mut sink), Ok(n) if n > 0) {}
+            eof.store(true, Ordering::SeqCst);
+        });
+    }
+    while !stop.load(Ordering::SeqCst) && !eof.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let stats = broker.stats();
+    broker
+        .shutdown()
+        .map_err(|e| Failure::new(Code::Failure, format!("shutting down: {e}")))?;
+    eprintln!(
+        "stopped: {} connections, {} requests served",
+        stats.connections_accepted, stats.requests
+    );
+    Ok(Code::Ok)
+}
