@@ -539,8 +539,8 @@ fn pcapng_section_header_larger_than_initial_buffer() {
         let n = remaining.min(60_000);
         option.extend_from_slice(&1u16.to_le_bytes());
         option.extend_from_slice(&(n as u16).to_le_bytes());
-        option.extend(std::iter::repeat(b'c').take(n));
-        option.extend(std::iter::repeat(0).take((4 - n % 4) % 4));
+        option.extend(std::iter::repeat_n(b'c', n));
+        option.extend(std::iter::repeat_n(0, (4 - n % 4) % 4));
         remaining -= n;
     }
     option.extend_from_slice(&[0, 0, 0, 0]); // opt_endofopt

@@ -1,0 +1,172 @@
+//! Deep decode of gzip and snappy batches (100 JSON-log messages per wrapper, the whole 1 MiB
+//! file): against raw miniz_oxide inflate plus the gzip CRC of the same wrappers, and against
+//! raw `snap` decompression of the same blocks. Throughput counts decompressed bytes.
+//!
+//! Ours is measured twice: `DeepCursor` (scratch reused per wrapper, like the baselines'
+//! buffer) and `MessageSet::deep` (all content kept in one scratch), each with the CRCs
+//! verified (the default: wrapper and inner messages) and skipped.
+
+use criterion::Throughput;
+use kafka07_benches::{inner_bytes, json_lines, sink, wrapped_set, Ratios};
+use kafka07_proto::{gzip, xerial, Codec, CrcPolicy, DecodeOptions, DeepCursor, MessageSet};
+use miniz_oxide::inflate::core::{decompress, inflate_flags, DecompressorOxide};
+
+/// Deep iteration with `DeepCursor`; returns the payload bytes seen.
+fn cursor(set: &[u8], scratch: &mut [u8], policy: CrcPolicy) -> usize {
+    let opts = DecodeOptions::default().crc(policy);
+    let mut cursor = DeepCursor::new(MessageSet::new(set, 0), scratch, opts);
+    let mut n = 0;
+    while let Some(entry) = cursor.next_entry() {
+        for m in entry.expect("valid") {
+            n += m.expect("valid").message.payload().len();
+        }
+    }
+    n
+}
+
+/// Deep iteration with `MessageSet::deep`; returns the payload bytes seen.
+fn whole(set: &[u8], scratch: &mut [u8], policy: CrcPolicy) -> usize {
+    let opts = DecodeOptions::default().crc(policy);
+    MessageSet::new(set, 0)
+        .deep(scratch, opts)
+        .map(|m| m.expect("valid").message.payload().len())
+        .sum()
+}
+
+/// The wrappers' payloads.
+fn payloads(set: &[u8]) -> Vec<&[u8]> {
+    MessageSet::new(set, 0)
+        .shallow()
+        .map(|m| m.expect("valid").message.payload())
+        .collect()
+}
+
+/// Raw inflate of each gzip member's deflate data, plus the CRC of its output.
+fn inflate_and_crc(members: &[&[u8]], state: &mut DecompressorOxide, out: &mut [u8]) -> u32 {
+    let mut acc = 0;
+    for m in members {
+        let body = &m[gzip::FIXED_HEADER_LEN..m.len() - gzip::TRAILER_LEN];
+        state.init();
+        let flags = inflate_flags::TINFL_FLAG_USING_NON_WRAPPING_OUTPUT_BUF;
+        let (_, _, n) = decompress(state, body, out, 0, flags);
+        acc ^= crc32fast::hash(&out[..n]);
+    }
+    acc
+}
+
+/// The raw snappy blocks inside each xerial payload.
+fn blocks(payloads: &[&[u8]]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    for p in payloads {
+        let mut pos = xerial::HEADER_LEN;
+        while let Some(len) = p.get(pos..pos + 4) {
+            let n = u32::from_be_bytes([len[0], len[1], len[2], len[3]]) as usize;
+            out.push(p[pos + 4..pos + 4 + n].to_vec());
+            pos += 4 + n;
+        }
+    }
+    out
+}
+
+/// Raw `snap` decompression of each block.
+fn snap_blocks(blocks: &[Vec<u8>], dec: &mut snap::raw::Decoder, out: &mut [u8]) -> usize {
+    blocks
+        .iter()
+        .map(|b| dec.decompress(b, out).expect("valid"))
+        .sum()
+}
+
+fn main() {
+    let mut c = kafka07_benches::criterion();
+    let mut ratios = Ratios::new("deep");
+    let lines = json_lines();
+    let gz = wrapped_set(Codec::Gzip, &lines, 100);
+    let sn = wrapped_set(Codec::Snappy, &lines, 100);
+    let bytes = inner_bytes(&gz);
+    assert_eq!(bytes, inner_bytes(&sn));
+    let gz_members = payloads(&gz);
+    let sn_blocks = blocks(&payloads(&sn));
+    let mut scratch = vec![0u8; 64 * 1024];
+    let mut big = vec![0u8; 2 << 20];
+    let mut out = vec![0u8; 64 * 1024];
+    let mut state = DecompressorOxide::new();
+    let mut snap_dec = snap::raw::Decoder::new();
+
+    let mut g = c.benchmark_group("deep/gzip");
+    g.throughput(Throughput::Bytes(bytes));
+    g.bench_function("DeepCursor, CRC verified", |b| {
+        b.iter(|| cursor(sink(&gz), &mut scratch, CrcPolicy::Verify))
+    });
+    g.bench_function("DeepCursor, CRC skipped", |b| {
+        b.iter(|| cursor(sink(&gz), &mut scratch, CrcPolicy::Skip))
+    });
+    g.bench_function("MessageSet::deep, CRC verified", |b| {
+        b.iter(|| whole(sink(&gz), &mut big, CrcPolicy::Verify))
+    });
+    g.bench_function("raw inflate + CRC", |b| {
+        b.iter(|| inflate_and_crc(sink(&gz_members), &mut state, &mut out))
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("deep/snappy");
+    g.throughput(Throughput::Bytes(bytes));
+    g.bench_function("DeepCursor, CRC verified", |b| {
+        b.iter(|| cursor(sink(&sn), &mut scratch, CrcPolicy::Verify))
+    });
+    g.bench_function("DeepCursor, CRC skipped", |b| {
+        b.iter(|| cursor(sink(&sn), &mut scratch, CrcPolicy::Skip))
+    });
+    g.bench_function("MessageSet::deep, CRC verified", |b| {
+        b.iter(|| whole(sink(&sn), &mut big, CrcPolicy::Verify))
+    });
+    g.bench_function("raw snap", |b| {
+        b.iter(|| snap_blocks(sink(&sn_blocks), &mut snap_dec, &mut out))
+    });
+    g.finish();
+    c.final_summary();
+    if !kafka07_benches::ratios_wanted() {
+        return;
+    }
+
+    for (codec, set) in [("gzip", &gz), ("snappy", &sn)] {
+        let (baseline, target) = match codec {
+            "gzip" => ("raw inflate + CRC", Some(0.9)),
+            _ => ("raw snap", Some(0.9)),
+        };
+        let mut base = || {
+            if codec == "gzip" {
+                sink(inflate_and_crc(sink(&gz_members), &mut state, &mut out));
+            } else {
+                sink(snap_blocks(sink(&sn_blocks), &mut snap_dec, &mut out));
+            }
+        };
+        for policy in [CrcPolicy::Verify, CrcPolicy::Skip] {
+            let crc = if policy == CrcPolicy::Verify {
+                "verified"
+            } else {
+                "skipped"
+            };
+            ratios.measure(
+                &format!("deep {codec}, DeepCursor, CRC {crc}"),
+                baseline,
+                bytes,
+                target,
+                || {
+                    sink(cursor(sink(set), &mut scratch, policy));
+                },
+                &mut base,
+            );
+        }
+        ratios.measure(
+            &format!("deep {codec}, MessageSet::deep, CRC verified"),
+            baseline,
+            bytes,
+            target,
+            || {
+                sink(whole(sink(set), &mut big, CrcPolicy::Verify));
+            },
+            &mut base,
+        );
+    }
+    ratios.print();
+}

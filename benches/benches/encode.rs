@@ -1,0 +1,172 @@
+//! Encoding PRODUCE requests from payloads (the whole 1 MiB JSON-log file, 100 messages per
+//! request, as a 0.7 producer batches): plain, gzip and snappy, against CRC plus memcpy of the
+//! same payloads, and the compressed ones against raw deflate (level 6) / raw `snap` compression
+//! of the same serialized batches. Throughput counts payload bytes.
+
+use criterion::Throughput;
+use kafka07_benches::{json_lines, plain_set, proto, sink, Ratios};
+use kafka07_proto::{emit_set, set_wire_len, wrap, Codec, MessageRepr, ProduceRequest, Request};
+
+/// Messages per PRODUCE request.
+const BATCH: usize = 100;
+
+/// Encodes one PRODUCE request per batch into `out` (reused); returns the bytes written.
+fn encode(batches: &[Vec<&[u8]>], codec: Codec, set: &mut Vec<u8>, out: &mut Vec<u8>) -> usize {
+    let mut total = 0;
+    for batch in batches {
+        let msgs: Vec<MessageRepr<&[u8]>> = batch.iter().map(|p| MessageRepr::new(*p)).collect();
+        set.clear();
+        if codec == Codec::None {
+            set.resize(set_wire_len(&msgs), 0);
+            emit_set(&msgs, set).expect("sized");
+        } else {
+            let wrapper = wrap(codec, &msgs).expect("wrap").expect("non-empty");
+            set.resize(wrapper.wire_len(), 0);
+            wrapper.emit(set).expect("sized");
+        }
+        let req = Request::Produce(ProduceRequest::new("bench", 0, set));
+        out.resize(req.wire_len(), 0);
+        total += req.emit(out).expect("sized");
+    }
+    total
+}
+
+/// CRC of every payload and a copy of it into `out`.
+fn crc_and_copy(batches: &[Vec<&[u8]>], out: &mut [u8]) -> u32 {
+    let mut acc = 0;
+    let mut at = 0;
+    for batch in batches {
+        for p in batch {
+            acc ^= crc32fast::hash(p);
+            out[at..at + p.len()].copy_from_slice(p);
+            at += p.len();
+        }
+    }
+    acc
+}
+
+fn main() {
+    let mut c = kafka07_benches::criterion();
+    let mut ratios = Ratios::new("encode");
+    let lines = json_lines();
+    let batches: Vec<Vec<&[u8]>> = lines.chunks(BATCH).map(<[_]>::to_vec).collect();
+    let payload_bytes: u64 = lines.iter().map(|l| l.len() as u64).sum();
+    // The serialized batches, for the raw compressors.
+    let sets: Vec<Vec<u8>> = batches.iter().map(|b| plain_set(b)).collect();
+    let (mut set, mut out) = (Vec::new(), Vec::new());
+    let mut copy = vec![0u8; payload_bytes as usize];
+    let deflate = |sets: &[Vec<u8>]| -> usize {
+        sets.iter()
+            .map(|s| miniz_oxide::deflate::compress_to_vec(s, 6).len())
+            .sum()
+    };
+    // The prototype writes exactly what the current API writes.
+    let one = &batches[..1];
+    let mut proto_out = Vec::new();
+    proto::encode_plain_in_place(one, &mut proto_out);
+    encode(one, Codec::None, &mut set, &mut out);
+    assert_eq!(proto_out, out, "the prototype's bytes differ");
+    proto::encode_plain_fused(one, &mut proto_out);
+    assert_eq!(proto_out, out, "the fused prototype's bytes differ");
+    let mut snap_enc = snap::raw::Encoder::new();
+    let mut snap_out = vec![0u8; snap::raw::max_compress_len(64 * 1024)];
+
+    let mut g = c.benchmark_group("encode");
+    g.throughput(Throughput::Bytes(payload_bytes));
+    for codec in [Codec::None, Codec::Gzip, Codec::Snappy] {
+        g.bench_function(format!("produce, {codec}"), |b| {
+            b.iter(|| encode(sink(&batches), codec, &mut set, &mut out))
+        });
+    }
+    g.bench_function("produce, none, prototype: set emitted in place", |b| {
+        b.iter(|| proto::encode_plain_in_place(sink(&batches), &mut out))
+    });
+    g.bench_function("produce, none, prototype: fused headers", |b| {
+        b.iter(|| proto::encode_plain_fused(sink(&batches), &mut out))
+    });
+    g.bench_function("CRC + memcpy", |b| {
+        b.iter(|| crc_and_copy(sink(&batches), &mut copy))
+    });
+    g.bench_function("raw deflate level 6", |b| b.iter(|| deflate(sink(&sets))));
+    g.bench_function("raw snap", |b| {
+        b.iter(|| {
+            sets.iter()
+                .map(|s| snap_enc.compress(s, &mut snap_out).expect("fits"))
+                .sum::<usize>()
+        })
+    });
+    g.finish();
+    c.final_summary();
+    if !kafka07_benches::ratios_wanted() {
+        return;
+    }
+
+    for codec in [Codec::None, Codec::Gzip, Codec::Snappy] {
+        let target = (codec == Codec::None).then_some(0.8);
+        ratios.measure(
+            &format!("encode produce, {codec}"),
+            "CRC + memcpy",
+            payload_bytes,
+            target,
+            || {
+                sink(encode(sink(&batches), codec, &mut set, &mut out));
+            },
+            || {
+                sink(crc_and_copy(sink(&batches), &mut copy));
+            },
+        );
+    }
+    ratios.measure(
+        "encode produce, none, prototype: set emitted in place",
+        "CRC + memcpy",
+        payload_bytes,
+        Some(0.8),
+        || {
+            sink(proto::encode_plain_in_place(sink(&batches), &mut out));
+        },
+        || {
+            sink(crc_and_copy(sink(&batches), &mut copy));
+        },
+    );
+    ratios.measure(
+        "encode produce, none, prototype: fused headers",
+        "CRC + memcpy",
+        payload_bytes,
+        Some(0.8),
+        || {
+            sink(proto::encode_plain_fused(sink(&batches), &mut out));
+        },
+        || {
+            sink(crc_and_copy(sink(&batches), &mut copy));
+        },
+    );
+    ratios.measure(
+        "encode produce, gzip",
+        "raw deflate level 6",
+        payload_bytes,
+        Some(0.8),
+        || {
+            sink(encode(sink(&batches), Codec::Gzip, &mut set, &mut out));
+        },
+        || {
+            sink(deflate(sink(&sets)));
+        },
+    );
+    ratios.measure(
+        "encode produce, snappy",
+        "raw snap",
+        payload_bytes,
+        Some(0.8),
+        || {
+            sink(encode(sink(&batches), Codec::Snappy, &mut set, &mut out));
+        },
+        || {
+            let n: usize = sets
+                .iter()
+                .map(|s| snap_enc.compress(s, &mut snap_out).expect("fits"))
+                .sum();
+            sink(n);
+        },
+    );
+    ratios.print();
+}

@@ -1,0 +1,104 @@
+//! The streaming decoder (`FetchStream`) fed a FETCH response in 1,500-byte pieces (one
+//! Ethernet MTU at a time), against the one-shot decoder (`Response::decode` and a shallow
+//! walk) on the same bytes: the whole 1 MiB JSON-log file as plain messages, CRC verified.
+
+use criterion::Throughput;
+use kafka07_benches::proto::BatchStream;
+use kafka07_benches::{fetch_response, json_lines, plain_set, sink, Ratios};
+use kafka07_proto::{Expect, FetchStream, Response, StreamEvent};
+
+/// Bytes per piece handed to the stream decoder.
+const PIECE: usize = 1500;
+
+/// Feeds `resp` to `dec` in `PIECE`-byte pieces; returns the payload bytes seen.
+fn streamed(resp: &[u8], dec: &mut FetchStream<Vec<u8>>) -> usize {
+    dec.reset(0);
+    let mut n = 0;
+    for piece in resp.chunks(PIECE) {
+        let mut input = piece;
+        loop {
+            let (used, event) = dec.decode(input).expect("valid");
+            if let Some(StreamEvent::Message(m)) = event {
+                n += m.message.payload().len();
+            } else if used == 0 && event.is_none() {
+                break;
+            }
+            input = &input[used..];
+        }
+    }
+    assert!(dec.is_done());
+    n
+}
+
+/// The batch prototype (`kafka07_benches::proto::BatchStream`) in `PIECE`-byte pieces.
+fn batched(resp: &[u8], dec: &mut BatchStream) -> usize {
+    dec.reset(0);
+    let mut n = 0;
+    for piece in resp.chunks(PIECE) {
+        dec.feed(piece, |payload| n += payload.len());
+    }
+    n
+}
+
+/// One-shot decode of the whole response; returns the payload bytes seen.
+fn one_shot(resp: &[u8]) -> usize {
+    let Ok((Response::Fetch(fetch), _)) = Response::decode(resp, Expect::Fetch) else {
+        panic!("not a fetch response");
+    };
+    fetch
+        .message_set(0)
+        .shallow()
+        .map(|m| m.expect("valid").message.payload().len())
+        .sum()
+}
+
+fn main() {
+    let mut c = kafka07_benches::criterion();
+    let mut ratios = Ratios::new("stream");
+    let resp = fetch_response(&plain_set(&json_lines()));
+    let mut dec = FetchStream::new(vec![0u8; 64 * 1024], 0);
+    assert_eq!(streamed(&resp, &mut dec), one_shot(&resp));
+    let mut batch = BatchStream::new(0);
+    assert_eq!(batched(&resp, &mut batch), one_shot(&resp));
+
+    let mut g = c.benchmark_group("stream");
+    g.throughput(Throughput::Bytes(resp.len() as u64));
+    g.bench_function("FetchStream, 1500-byte pieces", |b| {
+        b.iter(|| streamed(sink(&resp), &mut dec))
+    });
+    g.bench_function("prototype batch stream, 1500-byte pieces", |b| {
+        b.iter(|| batched(sink(&resp), &mut batch))
+    });
+    g.bench_function("one-shot decode", |b| b.iter(|| one_shot(sink(&resp))));
+    g.finish();
+    c.final_summary();
+    if !kafka07_benches::ratios_wanted() {
+        return;
+    }
+
+    ratios.measure(
+        "FetchStream, 1500-byte pieces, JSON-log messages",
+        "one-shot decode",
+        resp.len() as u64,
+        Some(0.8),
+        || {
+            sink(streamed(sink(&resp), &mut dec));
+        },
+        || {
+            sink(one_shot(sink(&resp)));
+        },
+    );
+    ratios.measure(
+        "prototype batch stream, 1500-byte pieces",
+        "one-shot decode",
+        resp.len() as u64,
+        Some(0.8),
+        || {
+            sink(batched(sink(&resp), &mut batch));
+        },
+        || {
+            sink(one_shot(sink(&resp)));
+        },
+    );
+    ratios.print();
+}

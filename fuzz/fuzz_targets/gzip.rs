@@ -1,0 +1,8 @@
+//! Fuzz target `gzip`: kafka07_proto::gzip::{parse_header, decompress, decompress_with}, against flate2.
+//! The oracle is `checks::gzip_decode` (fuzz/src/checks.rs), shared with the regression replay.
+#![no_main]
+
+use kafka07_proto_fuzz::checks;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| checks::gzip_decode(data));
