@@ -5,7 +5,9 @@
 
 use criterion::Throughput;
 use kafka07_benches::{json_lines, plain_set, proto, sink, Ratios};
-use kafka07_proto::{emit_set, set_wire_len, wrap, Codec, MessageRepr, ProduceRequest, Request};
+use kafka07_proto::{
+    emit_set, set_wire_len, wrap, Codec, MessageRepr, ProduceEncoder, ProduceRequest, Request,
+};
 
 /// Messages per PRODUCE request.
 const BATCH: usize = 100;
@@ -27,6 +29,21 @@ fn encode(batches: &[Vec<&[u8]>], codec: Codec, set: &mut Vec<u8>, out: &mut Vec
         let req = Request::Produce(ProduceRequest::new("bench", 0, set));
         out.resize(req.wire_len(), 0);
         total += req.emit(out).expect("sized");
+    }
+    total
+}
+
+/// The same requests with the fused encoder (`ProduceEncoder`); returns the bytes written.
+fn encode_fused(
+    batches: &[Vec<&[u8]>],
+    codec: Codec,
+    enc: &mut ProduceEncoder,
+    out: &mut Vec<u8>,
+) -> usize {
+    let mut total = 0;
+    for batch in batches {
+        out.clear();
+        total += enc.encode("bench", 0, codec, batch, out).expect("fits");
     }
     total
 }
@@ -68,13 +85,25 @@ fn main() {
     assert_eq!(proto_out, out, "the prototype's bytes differ");
     proto::encode_plain_fused(one, &mut proto_out);
     assert_eq!(proto_out, out, "the fused prototype's bytes differ");
+    // The fused encoder writes exactly what the general API writes, for every batch and codec.
+    let mut enc = ProduceEncoder::new();
+    for codec in [Codec::None, Codec::Gzip, Codec::Snappy] {
+        for b in batches.chunks(1) {
+            encode(b, codec, &mut set, &mut out);
+            encode_fused(b, codec, &mut enc, &mut proto_out);
+            assert_eq!(proto_out, out, "ProduceEncoder's {codec} bytes differ");
+        }
+    }
     let mut snap_enc = snap::raw::Encoder::new();
     let mut snap_out = vec![0u8; snap::raw::max_compress_len(64 * 1024)];
 
     let mut g = c.benchmark_group("encode");
     g.throughput(Throughput::Bytes(payload_bytes));
     for codec in [Codec::None, Codec::Gzip, Codec::Snappy] {
-        g.bench_function(format!("produce, {codec}"), |b| {
+        g.bench_function(format!("produce, {codec}, ProduceEncoder"), |b| {
+            b.iter(|| encode_fused(sink(&batches), codec, &mut enc, &mut out))
+        });
+        g.bench_function(format!("produce, {codec}, general API"), |b| {
             b.iter(|| encode(sink(&batches), codec, &mut set, &mut out))
         });
     }
@@ -104,10 +133,22 @@ fn main() {
     for codec in [Codec::None, Codec::Gzip, Codec::Snappy] {
         let target = (codec == Codec::None).then_some(0.8);
         ratios.measure(
-            &format!("encode produce, {codec}"),
+            &format!("encode produce, {codec}, ProduceEncoder"),
             "CRC + memcpy",
             payload_bytes,
             target,
+            || {
+                sink(encode_fused(sink(&batches), codec, &mut enc, &mut out));
+            },
+            || {
+                sink(crc_and_copy(sink(&batches), &mut copy));
+            },
+        );
+        ratios.measure(
+            &format!("encode produce, {codec}, general API"),
+            "CRC + memcpy",
+            payload_bytes,
+            None,
             || {
                 sink(encode(sink(&batches), codec, &mut set, &mut out));
             },
@@ -141,7 +182,45 @@ fn main() {
         },
     );
     ratios.measure(
-        "encode produce, gzip",
+        "encode produce, gzip, ProduceEncoder",
+        "raw deflate level 6",
+        payload_bytes,
+        Some(0.8),
+        || {
+            sink(encode_fused(
+                sink(&batches),
+                Codec::Gzip,
+                &mut enc,
+                &mut out,
+            ));
+        },
+        || {
+            sink(deflate(sink(&sets)));
+        },
+    );
+    ratios.measure(
+        "encode produce, snappy, ProduceEncoder",
+        "raw snap",
+        payload_bytes,
+        Some(0.8),
+        || {
+            sink(encode_fused(
+                sink(&batches),
+                Codec::Snappy,
+                &mut enc,
+                &mut out,
+            ));
+        },
+        || {
+            let n: usize = sets
+                .iter()
+                .map(|s| snap_enc.compress(s, &mut snap_out).expect("fits"))
+                .sum();
+            sink(n);
+        },
+    );
+    ratios.measure(
+        "encode produce, gzip, general API",
         "raw deflate level 6",
         payload_bytes,
         Some(0.8),
@@ -153,7 +232,7 @@ fn main() {
         },
     );
     ratios.measure(
-        "encode produce, snappy",
+        "encode produce, snappy, general API",
         "raw snap",
         payload_bytes,
         Some(0.8),

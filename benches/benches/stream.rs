@@ -30,6 +30,22 @@ fn streamed(resp: &[u8], dec: &mut FetchStream<Vec<u8>>) -> usize {
     n
 }
 
+/// `FetchStream::decode_all` (one call per piece) in `PIECE`-byte pieces.
+fn streamed_all(resp: &[u8], dec: &mut FetchStream<Vec<u8>>) -> usize {
+    dec.reset(0);
+    let mut n = 0;
+    for piece in resp.chunks(PIECE) {
+        dec.decode_all(piece, |event| {
+            if let StreamEvent::Message(m) = event {
+                n += m.message.payload().len();
+            }
+        })
+        .expect("valid");
+    }
+    assert!(dec.is_done());
+    n
+}
+
 /// The batch prototype (`kafka07_benches::proto::BatchStream`) in `PIECE`-byte pieces.
 fn batched(resp: &[u8], dec: &mut BatchStream) -> usize {
     dec.reset(0);
@@ -58,6 +74,7 @@ fn main() {
     let resp = fetch_response(&plain_set(&json_lines()));
     let mut dec = FetchStream::new(vec![0u8; 64 * 1024], 0);
     assert_eq!(streamed(&resp, &mut dec), one_shot(&resp));
+    assert_eq!(streamed_all(&resp, &mut dec), one_shot(&resp));
     let mut batch = BatchStream::new(0);
     assert_eq!(batched(&resp, &mut batch), one_shot(&resp));
 
@@ -65,6 +82,9 @@ fn main() {
     g.throughput(Throughput::Bytes(resp.len() as u64));
     g.bench_function("FetchStream, 1500-byte pieces", |b| {
         b.iter(|| streamed(sink(&resp), &mut dec))
+    });
+    g.bench_function("FetchStream::decode_all, 1500-byte pieces", |b| {
+        b.iter(|| streamed_all(sink(&resp), &mut dec))
     });
     g.bench_function("prototype batch stream, 1500-byte pieces", |b| {
         b.iter(|| batched(sink(&resp), &mut batch))
@@ -83,6 +103,18 @@ fn main() {
         Some(0.8),
         || {
             sink(streamed(sink(&resp), &mut dec));
+        },
+        || {
+            sink(one_shot(sink(&resp)));
+        },
+    );
+    ratios.measure(
+        "FetchStream::decode_all, 1500-byte pieces, JSON-log messages",
+        "one-shot decode",
+        resp.len() as u64,
+        Some(0.8),
+        || {
+            sink(streamed_all(sink(&resp), &mut dec));
         },
         || {
             sink(one_shot(sink(&resp)));

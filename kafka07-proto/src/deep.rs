@@ -26,6 +26,59 @@ enum Space<'a> {
     Arena(&'a bumpalo::Bump),
 }
 
+/// The gzip inflater state (~11 KB) deep iteration reuses across wrappers: created on the
+/// first gzip wrapper, then only reset per member (`gzip::decompress_with`). Without `alloc`
+/// each wrapper gets a fresh one on the stack.
+#[cfg(feature = "alloc")]
+struct InflaterSlot(Option<alloc::boxed::Box<crate::gzip::DecompressorOxide>>);
+
+#[cfg(feature = "alloc")]
+impl core::fmt::Debug for InflaterSlot {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(if self.0.is_some() { "Inflater" } else { "None" })
+    }
+}
+
+/// Where [`Deep`] keeps its inflater: its own, or its [`DeepCursor`]'s (shared by the
+/// cursor's entries).
+#[cfg(feature = "alloc")]
+#[derive(Debug)]
+enum Inflater<'a> {
+    Own(InflaterSlot),
+    Lent(&'a mut InflaterSlot),
+}
+
+#[cfg(feature = "alloc")]
+impl Inflater<'_> {
+    fn decompress(
+        &mut self,
+        input: &[u8],
+        out: &mut [u8],
+    ) -> core::result::Result<crate::gzip::GzipInfo, crate::gzip::GzipError> {
+        let slot = match self {
+            Inflater::Own(slot) => slot,
+            Inflater::Lent(slot) => &mut **slot,
+        };
+        let state = slot.0.get_or_insert_with(alloc::boxed::Box::default);
+        crate::gzip::decompress_with(state, input, out)
+    }
+}
+
+#[cfg(not(feature = "alloc"))]
+#[derive(Debug)]
+struct Inflater;
+
+#[cfg(not(feature = "alloc"))]
+impl Inflater {
+    fn decompress(
+        &mut self,
+        input: &[u8],
+        out: &mut [u8],
+    ) -> core::result::Result<crate::gzip::GzipInfo, crate::gzip::GzipError> {
+        crate::gzip::decompress(input, out)
+    }
+}
+
 #[derive(Clone, Copy, Debug)]
 struct Level<'a> {
     bytes: &'a [u8],
@@ -62,6 +115,10 @@ pub struct Deep<'a> {
     /// [`DeepCursor`] iterates one entry of a larger input.
     shift: u64,
     stop: Stop,
+    #[cfg(feature = "alloc")]
+    inflater: Inflater<'a>,
+    #[cfg(not(feature = "alloc"))]
+    inflater: Inflater,
 }
 
 impl<'a> MessageSet<'a> {
@@ -130,6 +187,10 @@ impl<'a> MessageSet<'a> {
             wrapper_start: 0,
             shift: 0,
             stop: Stop::Running,
+            #[cfg(feature = "alloc")]
+            inflater: Inflater::Own(InflaterSlot(None)),
+            #[cfg(not(feature = "alloc"))]
+            inflater: Inflater,
         }
     }
 }
@@ -201,7 +262,7 @@ impl<'a> Deep<'a> {
             Space::Slice(free) => {
                 let room = free.len().min(limit_left);
                 let n = match wrapper.codec() {
-                    Codec::Gzip => match crate::gzip::decompress(payload, &mut free[..room]) {
+                    Codec::Gzip => match self.inflater.decompress(payload, &mut free[..room]) {
                         Ok(info) => info.output_len,
                         Err(e) => {
                             if let crate::gzip::GzipErrorKind::OutputLimit { .. } = e.kind {
@@ -237,7 +298,7 @@ impl<'a> Deep<'a> {
                         let mut size = isize_hint.max(64).min(limit_left);
                         loop {
                             let buf = arena.alloc_slice_fill_copy(size, 0u8);
-                            match crate::gzip::decompress(payload, buf) {
+                            match self.inflater.decompress(payload, buf) {
                                 Ok(info) => break &buf[..info.output_len],
                                 Err(e) => match e.kind {
                                     crate::gzip::GzipErrorKind::OutputLimit { .. }
@@ -437,6 +498,8 @@ pub struct DeepCursor<'a, 's> {
     shallow_base: u64,
     scratch: &'s mut [u8],
     opts: DecodeOptions,
+    #[cfg(feature = "alloc")]
+    inflater: InflaterSlot,
 }
 
 impl<'a, 's> DeepCursor<'a, 's> {
@@ -447,6 +510,8 @@ impl<'a, 's> DeepCursor<'a, 's> {
             shallow_base: set.base_offset(),
             scratch,
             opts,
+            #[cfg(feature = "alloc")]
+            inflater: InflaterSlot(None),
         }
     }
 
@@ -459,6 +524,10 @@ impl<'a, 's> DeepCursor<'a, 's> {
         let one = MessageSet::new(m.message.as_bytes(), m.position);
         let mut deep = one.deep(&mut *self.scratch, self.opts);
         deep.shift = m.position - self.shallow_base;
+        #[cfg(feature = "alloc")]
+        {
+            deep.inflater = Inflater::Lent(&mut self.inflater);
+        }
         Some(Ok(deep))
     }
 

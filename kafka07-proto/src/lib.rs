@@ -13,7 +13,8 @@
 //!
 //! * none: views, shallow and deep iteration (gzip and snappy decoding included), framing,
 //!   emitting into caller slices.
-//! * `alloc`: `to_vec()`, owned reprs, gzip encoding ([`wrap`]).
+//! * `alloc`: `to_vec()`, owned reprs, gzip encoding ([`wrap`]), the fused PRODUCE encoder
+//!   ([`ProduceEncoder`]).
 //! * `std` (default): `alloc`, plus runtime CPU detection in crc32fast (about 7x faster CRC).
 //! * `snappy` (default): xerial-framed snappy encoding through the `snap` crate.
 //!
@@ -56,6 +57,8 @@ pub mod gzip;
 mod message;
 mod message_set;
 mod parts;
+#[cfg(feature = "alloc")]
+mod produce;
 mod request;
 mod response;
 mod session;
@@ -77,6 +80,8 @@ pub use message_set::{
     emit_set, set_wire_len, CrcPolicy, DecodeOptions, MessageAndOffset, MessageSet, Shallow, Stop,
 };
 pub use parts::{Part, Parts, PartsIter};
+#[cfg(feature = "alloc")]
+pub use produce::ProduceEncoder;
 pub use request::{
     FetchRequest, MultiFetchRequest, MultiProduceRequest, OffsetsRequest, ProduceRequest, Request,
     RequestType, Topic, EARLIEST_TIME, LATEST_TIME, RANDOM_PARTITION,

@@ -96,6 +96,7 @@ impl CrcStatus {
 }
 
 /// CRC-32 of a payload, as stored in a message.
+#[inline]
 pub fn crc32(payload: &[u8]) -> u32 {
     crc32fast::hash(payload)
 }
@@ -153,60 +154,81 @@ impl<'a> MessageView<'a> {
                 0,
             ));
         }
-        let entry = &buf[..total as usize];
-        let Some(&magic) = entry.get(LENGTH_PREFIX) else {
-            return Err(err(
-                ErrorKind::LengthBelowHeader {
-                    length: n as u32,
-                    minimum: HEADER_V0 as u32,
-                },
-                0,
-            ));
+        Self::from_entry(&buf[..total as usize])
+    }
+
+    /// Validates the header of `entry`, which must be exactly `4 + N` bytes with `N` the
+    /// (non-negative) length prefix, as the caller has already checked: magic 0 or 1, `N`
+    /// holding the header, codec bits not 3. Same errors (kinds, offsets relative to `entry`)
+    /// as [`new_checked`](Self::new_checked) for such an entry, in one match on the bytes.
+    #[inline]
+    pub(crate) fn from_entry(entry: &'a [u8]) -> Result<Self> {
+        let err = |kind, at: usize| Err(Error::new(kind, Layer::Message, at as u64));
+        let below = |minimum: usize| ErrorKind::LengthBelowHeader {
+            length: entry.len().saturating_sub(LENGTH_PREFIX) as u32,
+            minimum: minimum as u32,
         };
-        let header = match magic {
-            MAGIC_0 => HEADER_V0,
-            MAGIC_1 => HEADER_V1,
-            other => return Err(err(ErrorKind::UnknownMagic(other), LENGTH_PREFIX)),
-        };
-        if (n as usize) < header {
-            return Err(err(
-                ErrorKind::LengthBelowHeader {
-                    length: n as u32,
-                    minimum: header as u32,
-                },
-                0,
-            ));
+        match entry.get(LENGTH_PREFIX..).unwrap_or(&[]) {
+            [MAGIC_0, _, _, _, _, ..] => Ok(MessageView { entry }),
+            [MAGIC_1, attributes, _, _, _, _, ..] => match Codec::from_attributes(*attributes) {
+                Ok(_) => Ok(MessageView { entry }),
+                Err(c) => err(ErrorKind::UnknownCodec(c), LENGTH_PREFIX + 1),
+            },
+            [] | [MAGIC_0, ..] => err(below(HEADER_V0), 0),
+            [MAGIC_1, ..] => err(below(HEADER_V1), 0),
+            [other, ..] => err(ErrorKind::UnknownMagic(*other), LENGTH_PREFIX),
         }
-        if magic == MAGIC_1 {
-            let attributes = entry[LENGTH_PREFIX + 1];
-            if let Err(c) = Codec::from_attributes(attributes) {
-                return Err(err(ErrorKind::UnknownCodec(c), LENGTH_PREFIX + 1));
+    }
+
+    /// A view of an entry the crate has already validated (with [`from_entry`] or
+    /// [`new_checked`]); nothing is checked again.
+    ///
+    /// [`from_entry`]: Self::from_entry
+    /// [`new_checked`]: Self::new_checked
+    #[inline]
+    pub(crate) const fn from_checked(entry: &'a [u8]) -> Self {
+        MessageView { entry }
+    }
+
+    /// The stored CRC and the payload, split off the header in one match on the magic byte.
+    #[inline]
+    pub(crate) fn split(&self) -> (u32, &'a [u8]) {
+        match self.entry {
+            [_, _, _, _, MAGIC_0, c0, c1, c2, c3, payload @ ..]
+            | [_, _, _, _, _, _, c0, c1, c2, c3, payload @ ..] => {
+                (u32::from_be_bytes([*c0, *c1, *c2, *c3]), payload)
             }
+            // Excluded by validation: every view holds its header.
+            _ => (0, &[]),
         }
-        Ok(MessageView { entry })
     }
 
     /// The whole entry, length prefix included (`4 + N` bytes).
+    #[inline]
     pub const fn as_bytes(&self) -> &'a [u8] {
         self.entry
     }
 
     /// Size on the wire: `4 + N`.
+    #[inline]
     pub const fn wire_len(&self) -> usize {
         self.entry.len()
     }
 
     /// The length field `N`.
+    #[inline]
     pub const fn len_field(&self) -> u32 {
         (self.entry.len() - LENGTH_PREFIX) as u32
     }
 
     /// The magic byte, 0 or 1.
+    #[inline]
     pub fn magic(&self) -> u8 {
         self.entry[LENGTH_PREFIX]
     }
 
     /// Header bytes after the length prefix: 5 (magic 0) or 6 (magic 1).
+    #[inline]
     pub fn header_len(&self) -> usize {
         if self.magic() == MAGIC_0 {
             HEADER_V0
@@ -216,6 +238,7 @@ impl<'a> MessageView<'a> {
     }
 
     /// The attributes byte, all eight bits (0 for magic 0, which has none).
+    #[inline]
     pub fn attributes(&self) -> u8 {
         if self.magic() == MAGIC_0 {
             0
@@ -225,6 +248,7 @@ impl<'a> MessageView<'a> {
     }
 
     /// The compression codec (always [`Codec::None`] for magic 0).
+    #[inline]
     pub fn codec(&self) -> Codec {
         match Codec::from_attributes(self.attributes()) {
             Ok(c) => c,
@@ -234,36 +258,40 @@ impl<'a> MessageView<'a> {
     }
 
     /// `true` for a gzip or snappy wrapper.
+    #[inline]
     pub fn is_compressed(&self) -> bool {
         self.codec() != Codec::None
     }
 
     /// The CRC stored in the message.
+    #[inline]
     pub fn stored_crc(&self) -> u32 {
-        let at = LENGTH_PREFIX + self.header_len() - 4;
-        let mut b = [0u8; 4];
-        b.copy_from_slice(&self.entry[at..at + 4]);
-        u32::from_be_bytes(b)
+        self.split().0
     }
 
     /// The payload: application data, or compressed bytes for a wrapper.
+    #[inline]
     pub fn payload(&self) -> &'a [u8] {
-        &self.entry[LENGTH_PREFIX + self.header_len()..]
+        self.split().1
     }
 
     /// CRC-32 computed over the payload.
+    #[inline]
     pub fn computed_crc(&self) -> u32 {
         crc32(self.payload())
     }
 
     /// Whether the stored CRC matches the payload.
+    #[inline]
     pub fn crc_matches(&self) -> bool {
         self.stored_crc() == self.computed_crc()
     }
 
     /// [`CrcStatus::Valid`] or [`CrcStatus::Mismatch`].
+    #[inline]
     pub fn check_crc(&self) -> CrcStatus {
-        let (stored, computed) = (self.stored_crc(), self.computed_crc());
+        let (stored, payload) = self.split();
+        let computed = crc32(payload);
         if stored == computed {
             CrcStatus::Valid
         } else {

@@ -243,6 +243,7 @@ impl<'a> Shallow<'a> {
 
 /// Reads the entry at the start of `rest` (at input position `at`, first entry if `first`),
 /// under the reference's rules. `Ok(None)` ends the set with `stop` set accordingly.
+#[inline]
 pub(crate) fn next_entry<'a>(
     rest: &'a [u8],
     at: usize,
@@ -285,9 +286,11 @@ pub(crate) fn next_entry<'a>(
         };
         return Ok(None);
     }
-    MessageView::new_checked(&rest[..needed as usize])
-        .map(Some)
-        .map_err(|e| e.shifted(at as u64))
+    // The prefix, sign and completeness are checked: only the header remains (one match).
+    match MessageView::from_entry(&rest[..needed as usize]) {
+        Ok(m) => Ok(Some(m)),
+        Err(e) => Err(e.shifted(at as u64)),
+    }
 }
 
 /// The error for a base offset plus position past `u64::MAX` (found at input position `at`).
@@ -300,6 +303,7 @@ pub(crate) fn overflow(base: u64, at: usize) -> Error {
 }
 
 /// Applies the CRC policy to `m` found at input position `at`.
+#[inline]
 pub(crate) fn apply_crc(m: &MessageView<'_>, policy: CrcPolicy, at: usize) -> Result<CrcStatus> {
     match policy {
         CrcPolicy::Skip => Ok(CrcStatus::Unchecked),
@@ -318,8 +322,9 @@ pub(crate) fn apply_crc(m: &MessageView<'_>, policy: CrcPolicy, at: usize) -> Re
 impl<'a> Iterator for Shallow<'a> {
     type Item = Result<MessageAndOffset<'a>>;
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
-        if self.stop != Stop::Running {
+        if !matches!(self.stop, Stop::Running) {
             return None;
         }
         let at = self.pos;

@@ -195,6 +195,85 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> FetchStream<B> {
         }
     }
 
+    /// Decodes all of `input` (one piece from the socket), calling `each` with every event in
+    /// order; returns the bytes used, which is all of `input` unless the response ended
+    /// before it.
+    ///
+    /// The same events, errors and state as calling [`decode`](Self::decode) in a loop until
+    /// it returns `(0, None)`, but the messages that lie whole inside `input` are handed out
+    /// from one walk over the piece (zero copy), without a trip through the state machine
+    /// per message.
+    ///
+    /// ```
+    /// use kafka07_proto::{FetchStream, StreamEvent};
+    /// // Spec §12.3: FETCH response holding "hello" and "there", in pieces of 7 bytes.
+    /// let resp = [
+    ///     0, 0, 0, 0x20, 0, 0,
+    ///     0, 0, 0, 0x0b, 1, 0, 0x36, 0x10, 0xa6, 0x86, b'h', b'e', b'l', b'l', b'o',
+    ///     0, 0, 0, 0x0b, 1, 0, 0x5a, 0x2f, 0xe9, 0x96, b't', b'h', b'e', b'r', b'e',
+    /// ];
+    /// let mut dec = FetchStream::new([0u8; 64], 1000);
+    /// let mut got = Vec::new();
+    /// for piece in resp.chunks(7) {
+    ///     dec.decode_all(piece, |event| {
+    ///         if let StreamEvent::Message(m) = event {
+    ///             got.push((m.offset, m.message.payload().to_vec()));
+    ///         }
+    ///     })?;
+    /// }
+    /// assert!(dec.is_done());
+    /// assert_eq!(got, [(1015, b"hello".to_vec()), (1030, b"there".to_vec())]);
+    /// # Ok::<(), kafka07_proto::Error>(())
+    /// ```
+    pub fn decode_all<F>(&mut self, mut input: &[u8], mut each: F) -> Result<usize>
+    where
+        F: FnMut(StreamEvent<'_>),
+    {
+        let mut used = 0;
+        loop {
+            // Fast path: whole entries at the start of `input`, exactly as `length` takes them
+            // zero-copy. Anything else (a prefix or entry cut by the piece's end, the end of
+            // the set, a bad entry) is left to `decode`, which reports it.
+            while self.state == State::Len && self.len_fill == 0 {
+                let Some(prefix) = input.first_chunk::<LENGTH_PREFIX>() else {
+                    break;
+                };
+                let n = i32::from_be_bytes(*prefix);
+                if n < 0 {
+                    break;
+                }
+                let total = LENGTH_PREFIX as u64 + n as u64;
+                if total > self.remaining || total > input.len() as u64 {
+                    break;
+                }
+                let (entry, rest) = input.split_at(total as usize);
+                let Ok(checked) =
+                    check_entry(entry, self.at, self.valid, self.base_offset, &self.opts)
+                else {
+                    break;
+                };
+                self.remaining -= total;
+                self.at += total;
+                self.valid = checked.end;
+                each(event(entry, checked));
+                input = rest;
+                used += total as usize;
+            }
+            let (n, event) = self.decode(input)?;
+            let Some(event) = event else {
+                if n == 0 {
+                    return Ok(used);
+                }
+                input = &input[n..];
+                used += n;
+                continue;
+            };
+            each(event);
+            input = &input[n..];
+            used += n;
+        }
+    }
+
     fn head<'s>(&mut self, input: &'s [u8]) -> Result<(usize, Option<StreamEvent<'s>>)> {
         let n = (6 - self.head_fill).min(input.len());
         self.head[self.head_fill..self.head_fill + n].copy_from_slice(&input[..n]);
@@ -319,7 +398,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> FetchStream<B> {
                 Ok(checked) => {
                     self.valid = checked.end;
                     self.state = State::Len;
-                    event(entry, checked).map(|ev| (total, Some(ev)))
+                    Ok((total, Some(event(entry, checked))))
                 }
                 Err(e) => self.lax_or_fail(e, total, input),
             };
@@ -379,7 +458,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> FetchStream<B> {
         self.valid = checked.end;
         self.state = State::Len;
         let buf: &'s B = &self.buf;
-        event(&buf.as_ref()[..total], checked).map(|ev| (n, Some(ev)))
+        Ok((n, Some(event(&buf.as_ref()[..total], checked))))
     }
 
     /// Lax mode: an entry error ends the message set; the rest of the response is skipped
@@ -417,6 +496,7 @@ struct Checked {
 
 /// Validates an entry (header, CRC policy, offset range) at response position `entry_at`,
 /// with `valid` message-set bytes before it.
+#[inline]
 fn check_entry(
     entry: &[u8],
     entry_at: u64,
@@ -424,8 +504,10 @@ fn check_entry(
     base_offset: u64,
     opts: &DecodeOptions,
 ) -> Result<Checked> {
+    // `entry` is exactly `4 + N` bytes with `N >= 0` (checked by the caller): only the header
+    // is left to validate.
     let message =
-        MessageView::new_checked(entry).map_err(|e| e.shifted(entry_at).in_layer(Layer::Stream))?;
+        MessageView::from_entry(entry).map_err(|e| e.shifted(entry_at).in_layer(Layer::Stream))?;
     let crc = apply_crc(&message, opts.crc_policy, 0).map_err(|e| e.shifted(entry_at))?;
     let end = valid + entry.len() as u64;
     let Some(offset) = base_offset.checked_add(end) else {
@@ -443,13 +525,93 @@ fn check_entry(
     })
 }
 
-/// The message event for an entry [`check_entry`] accepted.
-fn event(entry: &[u8], c: Checked) -> Result<StreamEvent<'_>> {
-    Ok(StreamEvent::Message(MessageAndOffset {
-        message: MessageView::new_checked(entry)?,
+/// The message event for an entry [`check_entry`] accepted (not validated again).
+#[inline]
+fn event(entry: &[u8], c: Checked) -> StreamEvent<'_> {
+    StreamEvent::Message(MessageAndOffset {
+        message: MessageView::from_checked(entry),
         position: c.position,
         offset: c.offset,
         crc: c.crc,
         depth: 0,
-    }))
+    })
+}
+
+#[cfg(all(test, feature = "alloc"))]
+mod tests {
+    use super::*;
+    use alloc::string::String;
+    use alloc::vec::Vec;
+
+    /// Every event `decode` yields, fed `piece`-byte pieces, as comparable values.
+    fn by_decode(resp: &[u8], piece: usize, opts: DecodeOptions) -> Vec<Result<String>> {
+        let mut dec = FetchStream::with_options([0u8; 64], 5, opts, 1 << 20);
+        let mut got = Vec::new();
+        for p in resp.chunks(piece) {
+            let mut input = p;
+            loop {
+                match dec.decode(input) {
+                    Ok((used, ev)) => {
+                        if let Some(ev) = ev {
+                            got.push(Ok(alloc::format!("{ev:?}")));
+                        } else if used == 0 {
+                            break;
+                        }
+                        input = &input[used..];
+                    }
+                    Err(e) => {
+                        got.push(Err(e));
+                        return got;
+                    }
+                }
+            }
+        }
+        got
+    }
+
+    fn by_decode_all(resp: &[u8], piece: usize, opts: DecodeOptions) -> Vec<Result<String>> {
+        let mut dec = FetchStream::with_options([0u8; 64], 5, opts, 1 << 20);
+        let mut got = Vec::new();
+        for p in resp.chunks(piece) {
+            let r = dec.decode_all(p, |ev| got.push(Ok(alloc::format!("{ev:?}"))));
+            if let Err(e) = r {
+                got.push(Err(e));
+                return got;
+            }
+        }
+        got
+    }
+
+    #[test]
+    fn decode_all_yields_what_decode_yields() {
+        let m = |p: &[u8]| crate::MessageRepr::new(p).to_vec().unwrap();
+        let mut bad_crc = m(b"corrupt");
+        bad_crc[12] ^= 1;
+        let mut bad_magic = m(b"magic");
+        bad_magic[4] = 7;
+        let sets: [Vec<u8>; 6] = [
+            [m(b"hello"), m(b"there"), m(&[9; 40])].concat(),
+            [m(b"a"), m(b"b"), m(b"cut")[..9].to_vec()].concat(),
+            [m(b"a"), bad_crc.clone(), m(b"c")].concat(),
+            [m(b"a"), bad_magic, m(b"c")].concat(),
+            [m(b"a"), alloc::vec![0xff, 0xff, 0xff, 0xff, 0]].concat(),
+            [m(b"a"), alloc::vec![0, 0]].concat(),
+        ];
+        for set in sets {
+            let mut resp = ((set.len() + 2) as u32).to_be_bytes().to_vec();
+            resp.extend_from_slice(&[0, 0]);
+            resp.extend_from_slice(&set);
+            for lax in [false, true] {
+                let opts = DecodeOptions::default().lax(lax);
+                for piece in [1, 3, 7, 16, 25, 1000] {
+                    let a = by_decode(&resp, piece, opts);
+                    assert_eq!(
+                        by_decode_all(&resp, piece, opts),
+                        a,
+                        "piece {piece} lax {lax}"
+                    );
+                }
+            }
+        }
+    }
 }

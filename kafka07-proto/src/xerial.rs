@@ -187,21 +187,53 @@ pub fn decompress(payload: &[u8], out: &mut [u8]) -> Result<(usize, Framing), Sn
 /// input. Empty input yields the header alone.
 #[cfg(feature = "snappy")]
 pub fn compress(input: &[u8], out: &mut alloc::vec::Vec<u8>) {
+    compress_with(&mut Compressor::new(), input, out);
+}
+
+/// The state [`compress_with`] reuses between calls: snap's encoder (its hash tables) and a
+/// block scratch of `max_compress_len(CHUNK_SIZE)` bytes, zeroed once instead of per chunk.
+#[cfg(feature = "snappy")]
+pub(crate) struct Compressor {
+    encoder: snap::raw::Encoder,
+    scratch: alloc::vec::Vec<u8>,
+}
+
+#[cfg(feature = "snappy")]
+impl Compressor {
+    pub(crate) fn new() -> Self {
+        Compressor {
+            encoder: snap::raw::Encoder::new(),
+            scratch: alloc::vec![0; snap::raw::max_compress_len(CHUNK_SIZE)],
+        }
+    }
+}
+
+#[cfg(feature = "snappy")]
+impl core::fmt::Debug for Compressor {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Compressor")
+            .field("scratch", &self.scratch.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// [`compress`] with reused state: each block is compressed into the scratch and only its
+/// compressed bytes are appended to `out`.
+#[cfg(feature = "snappy")]
+pub(crate) fn compress_with(c: &mut Compressor, input: &[u8], out: &mut alloc::vec::Vec<u8>) {
+    out.reserve(HEADER_LEN + input.len() / 2 + 64);
     out.extend_from_slice(&XERIAL_MAGIC);
     out.extend_from_slice(&1i32.to_be_bytes());
     out.extend_from_slice(&1i32.to_be_bytes());
-    let mut encoder = snap::raw::Encoder::new();
-    let max = snap::raw::max_compress_len(CHUNK_SIZE);
     for chunk in input.chunks(CHUNK_SIZE) {
-        let len_at = out.len();
-        out.resize(len_at + 4 + max, 0);
-        // Cannot fail: the chunk is far below snap's 4 GiB input limit and
-        // the output has max_compress_len bytes of room.
-        let n = encoder
-            .compress(chunk, &mut out[len_at + 4..])
+        // Cannot fail: the chunk is far below snap's 4 GiB input limit and the scratch has
+        // max_compress_len bytes of room.
+        let n = c
+            .encoder
+            .compress(chunk, &mut c.scratch)
             .expect("snap: output sized with max_compress_len");
-        out.truncate(len_at + 4 + n);
         // n <= max_compress_len(32 KiB) < 2^31.
-        out[len_at..len_at + 4].copy_from_slice(&(n as u32).to_be_bytes());
+        out.extend_from_slice(&(n as u32).to_be_bytes());
+        out.extend_from_slice(&c.scratch[..n]);
     }
 }
