@@ -15,3 +15,8 @@ pub mod dump;
 
 pub use kafka07_io as io;
 pub use kafka07_proto as proto;
+
+/// The README's Rust examples, compiled and run as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
