@@ -20,7 +20,8 @@
 # New inputs go to a scratch corpus (fuzz/target/smoke/<target>/), read alongside the committed
 # one; --merge folds those that add coverage into fuzz/corpus/<target>/. A crash leaves its
 # input in fuzz/artifacts/<target>/: copy it to fuzz/regressions/<target>/<name> and
-# `cargo test -p kafka07-proto --test fuzz_regressions` replays it. Exit status 1 if any target
+# `cargo test -p kafka07-proto --test fuzz_regressions` replays it (the capture and dump
+# targets: `cargo test -p kafka07 --test fuzz_std_regressions`). Exit status 1 if any target
 # crashed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
