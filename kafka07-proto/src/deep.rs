@@ -10,7 +10,7 @@ use heapless::Vec as StackVec;
 use crate::error::{Error, ErrorKind, Layer, Result};
 use crate::message::{Codec, CrcStatus, MessageView};
 use crate::message_set::{
-    apply_crc, next_entry, overflow, DecodeOptions, MessageAndOffset, MessageSet, Stop,
+    apply_crc, next_entry, top_entry, DecodeOptions, MessageAndOffset, MessageSet, Stop,
 };
 
 /// The deepest nesting deep iteration supports, whatever [`DecodeOptions::max_depth`] says.
@@ -416,47 +416,22 @@ impl<'a> Iterator for Deep<'a> {
                     depth: leaf.depth,
                 }));
             }
-            let at = self.pos;
-            let rest = self.input.get(at..).unwrap_or(&[]);
-            let message = match next_entry(rest, at, at == 0, &mut self.stop) {
+            let m = match top_entry(
+                self.input,
+                &mut self.pos,
+                self.base,
+                &self.opts,
+                &mut self.stop,
+            ) {
                 Ok(Some(m)) => m,
                 Ok(None) => return None,
-                Err(e) => {
-                    if let (true, ErrorKind::MessageLargerThanFetch { needed, available }) =
-                        (self.opts.lax, e.kind())
-                    {
-                        self.stop = Stop::Cut {
-                            at: at as u64,
-                            needed,
-                            available,
-                        };
-                        return None;
-                    }
-                    return self.fail(e);
-                }
-            };
-            let crc = match apply_crc(&message, self.opts.crc_policy, at) {
-                Ok(c) => c,
                 Err(e) => return self.fail(e),
             };
-            if self
-                .base
-                .checked_add((at + message.wire_len()) as u64)
-                .is_none()
-            {
-                return self.fail(overflow(self.base, at));
+            if !m.message.is_compressed() {
+                return Some(Ok(m));
             }
-            self.pos = at + message.wire_len();
-            if !message.is_compressed() {
-                return Some(Ok(MessageAndOffset {
-                    message,
-                    position: self.base + at as u64,
-                    offset: self.base + self.pos as u64,
-                    crc,
-                    depth: 0,
-                }));
-            }
-            self.wrapper_start = self.base + at as u64;
+            self.wrapper_start = m.position;
+            let (message, at) = (m.message, (m.position - self.base) as usize);
             let first = self
                 .descend(&message, at, 0)
                 .and_then(|()| self.next_inner());

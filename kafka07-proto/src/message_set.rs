@@ -327,42 +327,64 @@ impl<'a> Iterator for Shallow<'a> {
         if !matches!(self.stop, Stop::Running) {
             return None;
         }
-        let at = self.pos;
-        let rest = self.bytes.get(at..).unwrap_or(&[]);
-        let message = match next_entry(rest, at, at == 0, &mut self.stop) {
-            Ok(Some(m)) => m,
-            Ok(None) => return None,
-            Err(e) => {
-                if let (true, ErrorKind::MessageLargerThanFetch { needed, available }) =
-                    (self.opts.lax, e.kind())
-                {
-                    self.stop = Stop::Cut {
-                        at: at as u64,
-                        needed,
-                        available,
-                    };
-                    return None;
-                }
-                return self.fail(e);
-            }
-        };
-        let crc = match apply_crc(&message, self.opts.crc_policy, at) {
-            Ok(c) => c,
-            Err(e) => return self.fail(e),
-        };
-        let end = at + message.wire_len();
-        let Some(offset) = self.base_offset.checked_add(end as u64) else {
-            return self.fail(overflow(self.base_offset, at));
-        };
-        self.pos = end;
-        Some(Ok(MessageAndOffset {
-            message,
-            position: self.base_offset + at as u64,
-            offset,
-            crc,
-            depth: 0,
-        }))
+        match top_entry(
+            self.bytes,
+            &mut self.pos,
+            self.base_offset,
+            &self.opts,
+            &mut self.stop,
+        ) {
+            Ok(Some(m)) => Some(Ok(m)),
+            Ok(None) => None,
+            Err(e) => self.fail(e),
+        }
     }
+}
+
+/// One top-level step of the reference iterator, shared by [`Shallow`] and deep iteration:
+/// reads the entry at `*pos`, applies the CRC policy and the offset range check, and advances
+/// `*pos`. `Ok(None)` ends the set with `stop` set (in lax mode a cut first entry too);
+/// `Err` is for the caller to fail with.
+#[inline]
+pub(crate) fn top_entry<'a>(
+    bytes: &'a [u8],
+    pos: &mut usize,
+    base_offset: u64,
+    opts: &DecodeOptions,
+    stop: &mut Stop,
+) -> Result<Option<MessageAndOffset<'a>>> {
+    let at = *pos;
+    let rest = bytes.get(at..).unwrap_or(&[]);
+    let message = match next_entry(rest, at, at == 0, stop) {
+        Ok(Some(m)) => m,
+        Ok(None) => return Ok(None),
+        Err(e) => {
+            if let (true, ErrorKind::MessageLargerThanFetch { needed, available }) =
+                (opts.lax, e.kind())
+            {
+                *stop = Stop::Cut {
+                    at: at as u64,
+                    needed,
+                    available,
+                };
+                return Ok(None);
+            }
+            return Err(e);
+        }
+    };
+    let crc = apply_crc(&message, opts.crc_policy, at)?;
+    let end = at + message.wire_len();
+    let offset = base_offset
+        .checked_add(end as u64)
+        .ok_or_else(|| overflow(base_offset, at))?;
+    *pos = end;
+    Ok(Some(MessageAndOffset {
+        message,
+        position: base_offset + at as u64,
+        offset,
+        crc,
+        depth: 0,
+    }))
 }
 
 impl core::iter::FusedIterator for Shallow<'_> {}
