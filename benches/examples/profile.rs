@@ -9,7 +9,9 @@
 //!
 //! Workloads: `shallow-100`, `shallow-1024`, `crc-100`, `crc-1024` (crc32fast per payload),
 //! `skip-100` (CRC skipped), `walk-100` (length walk), `deep-gzip`, `deep-snappy`, `inflate`,
-//! `snap`, `encode-plain`, `encode-plain-proto`, `stream`, `one-shot`. Prints instructions'
+//! `snap`, `encode-plain`, `encode-plain-proto`, `stream`, `stream-all` (`decode_all`), `one-shot`,
+//! `crcclone-100` (one cloned `crc32fast::Hasher` per payload), `crcbase-100` (crc32fast's
+//! table-only baseline, what a no_std build without target features gets). Prints instructions'
 //! denominators: the number of messages processed.
 
 use kafka07_benches::{
@@ -50,6 +52,8 @@ fn main() {
         w if w.starts_with("shallow-")
             || w.starts_with("skip-")
             || w.starts_with("crc-")
+            || w.starts_with("crcclone-")
+            || w.starts_with("crcbase-")
             || w.starts_with("walk-") =>
         {
             let set = plain_set(&synthetic_payloads(size(w), 1 << 20));
@@ -60,6 +64,21 @@ fn main() {
                     sink(shallow(sink(&resp), CrcPolicy::Verify));
                 } else if w.starts_with("skip-") {
                     sink(shallow(sink(&resp), CrcPolicy::Skip));
+                } else if w.starts_with("crcclone-") {
+                    let t = crc32fast::Hasher::new();
+                    let x = ranges.iter().fold(0, |a, &(s, e)| {
+                        let mut h = t.clone();
+                        h.update(&set[s..e]);
+                        a ^ h.finalize()
+                    });
+                    sink(x);
+                } else if w.starts_with("crcbase-") {
+                    let x = ranges.iter().fold(0, |a, &(s, e)| {
+                        let mut h = crc32fast::Hasher::internal_new_baseline(0, 0);
+                        h.update(&set[s..e]);
+                        a ^ h.finalize()
+                    });
+                    sink(x);
                 } else if w.starts_with("crc-") {
                     let x = ranges
                         .iter()
@@ -134,12 +153,22 @@ fn main() {
                 messages += lines.len();
             }
         }
-        "stream" | "one-shot" => {
+        "stream" | "stream-all" | "one-shot" => {
             let resp = fetch_response(&plain_set(&lines));
             let mut dec = FetchStream::new(vec![0u8; 64 * 1024], 0);
             for _ in 0..reps {
                 if what == "one-shot" {
                     sink(shallow(&resp, CrcPolicy::Verify));
+                } else if what == "stream-all" {
+                    dec.reset(0);
+                    for piece in resp.chunks(1500) {
+                        dec.decode_all(piece, |ev| {
+                            if let StreamEvent::Message(m) = ev {
+                                sink(m.message.payload().len());
+                            }
+                        })
+                        .unwrap();
+                    }
                 } else {
                     dec.reset(0);
                     for piece in resp.chunks(1500) {

@@ -8,7 +8,7 @@
 use heapless::Vec as StackVec;
 
 use crate::error::{Error, ErrorKind, Layer, Result};
-use crate::message::{Codec, CrcStatus, MessageView};
+use crate::message::{Codec, Crc, CrcStatus, MessageView};
 use crate::message_set::{
     apply_crc, next_entry, top_entry, DecodeOptions, MessageAndOffset, MessageSet, Stop,
 };
@@ -102,7 +102,8 @@ struct Leaf<'a> {
 /// Fused after an error.
 #[derive(Debug)]
 pub struct Deep<'a> {
-    input: &'a [u8],
+    /// The top-level bytes from `pos` on.
+    rest: &'a [u8],
     base: u64,
     pos: usize,
     opts: DecodeOptions,
@@ -115,6 +116,7 @@ pub struct Deep<'a> {
     /// [`DeepCursor`] iterates one entry of a larger input.
     shift: u64,
     stop: Stop,
+    crc: Crc,
     #[cfg(feature = "alloc")]
     inflater: Inflater<'a>,
     #[cfg(not(feature = "alloc"))]
@@ -176,7 +178,7 @@ impl<'a> MessageSet<'a> {
 
     fn deep_into(&self, space: Space<'a>, opts: DecodeOptions) -> Deep<'a> {
         Deep {
-            input: self.as_bytes(),
+            rest: self.as_bytes(),
             base: self.base_offset(),
             pos: 0,
             opts,
@@ -187,6 +189,7 @@ impl<'a> MessageSet<'a> {
             wrapper_start: 0,
             shift: 0,
             stop: Stop::Running,
+            crc: Crc::new(),
             #[cfg(feature = "alloc")]
             inflater: Inflater::Own(InflaterSlot(None)),
             #[cfg(not(feature = "alloc"))]
@@ -358,8 +361,8 @@ impl<'a> Deep<'a> {
                 continue;
             };
             level.pos += message.wire_len();
-            let crc =
-                apply_crc(&message, self.opts.crc_policy, at).map_err(|e| e.at_depth(depth))?;
+            let crc = apply_crc(&message, self.opts.crc_policy, &self.crc, at)
+                .map_err(|e| e.at_depth(depth))?;
             if message.is_compressed() {
                 self.descend(&message, at, depth)?;
                 continue;
@@ -417,10 +420,11 @@ impl<'a> Iterator for Deep<'a> {
                 }));
             }
             let m = match top_entry(
-                self.input,
+                &mut self.rest,
                 &mut self.pos,
                 self.base,
                 &self.opts,
+                &self.crc,
                 &mut self.stop,
             ) {
                 Ok(Some(m)) => m,

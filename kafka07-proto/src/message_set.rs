@@ -7,7 +7,7 @@
 //! first entry, which is [`ErrorKind::MessageLargerThanFetch`] naming the bytes needed.
 
 use crate::error::{Error, ErrorKind, Layer, Result};
-use crate::message::{CrcStatus, MessageRepr, MessageView, LENGTH_PREFIX};
+use crate::message::{Crc, CrcStatus, MessageRepr, MessageView, LENGTH_PREFIX};
 
 /// What to do with each message's CRC.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -185,11 +185,12 @@ impl<'a> MessageSet<'a> {
     /// Shallow iteration: top-level entries, wrappers yielded as they are.
     pub fn shallow_with(&self, opts: DecodeOptions) -> Shallow<'a> {
         Shallow {
-            bytes: self.bytes,
+            rest: self.bytes,
             pos: 0,
             base_offset: self.base_offset,
             opts,
             stop: Stop::Running,
+            crc: Crc::new(),
         }
     }
 
@@ -213,11 +214,13 @@ impl<'a> MessageSet<'a> {
 /// Shallow iterator over a [`MessageSet`]; fused after an error or the end.
 #[derive(Clone, Debug)]
 pub struct Shallow<'a> {
-    bytes: &'a [u8],
+    /// The bytes from `pos` on.
+    rest: &'a [u8],
     pos: usize,
     base_offset: u64,
     opts: DecodeOptions,
     stop: Stop,
+    crc: Crc,
 }
 
 impl<'a> Shallow<'a> {
@@ -303,12 +306,17 @@ pub(crate) fn overflow(base: u64, at: usize) -> Error {
 }
 
 /// Applies the CRC policy to `m` found at input position `at`.
-#[inline]
-pub(crate) fn apply_crc(m: &MessageView<'_>, policy: CrcPolicy, at: usize) -> Result<CrcStatus> {
+#[inline(always)]
+pub(crate) fn apply_crc(
+    m: &MessageView<'_>,
+    policy: CrcPolicy,
+    crc: &Crc,
+    at: usize,
+) -> Result<CrcStatus> {
     match policy {
         CrcPolicy::Skip => Ok(CrcStatus::Unchecked),
-        CrcPolicy::Report => Ok(m.check_crc()),
-        CrcPolicy::Verify => match m.check_crc() {
+        CrcPolicy::Report => Ok(m.check_crc_with(crc)),
+        CrcPolicy::Verify => match m.check_crc_with(crc) {
             CrcStatus::Mismatch { stored, computed } => Err(Error::new(
                 ErrorKind::CrcMismatch { stored, computed },
                 Layer::Message,
@@ -328,10 +336,11 @@ impl<'a> Iterator for Shallow<'a> {
             return None;
         }
         match top_entry(
-            self.bytes,
+            &mut self.rest,
             &mut self.pos,
             self.base_offset,
             &self.opts,
+            &self.crc,
             &mut self.stop,
         ) {
             Ok(Some(m)) => Some(Ok(m)),
@@ -342,19 +351,19 @@ impl<'a> Iterator for Shallow<'a> {
 }
 
 /// One top-level step of the reference iterator, shared by [`Shallow`] and deep iteration:
-/// reads the entry at `*pos`, applies the CRC policy and the offset range check, and advances
-/// `*pos`. `Ok(None)` ends the set with `stop` set (in lax mode a cut first entry too);
+/// reads the entry at the start of `*rest` (input position `*pos`), applies the CRC policy and
+/// the offset range check, and advances `*rest` and `*pos` past it. `Ok(None)` ends the set with `stop` set (in lax mode a cut first entry too);
 /// `Err` is for the caller to fail with.
 #[inline]
 pub(crate) fn top_entry<'a>(
-    bytes: &'a [u8],
+    rest: &mut &'a [u8],
     pos: &mut usize,
     base_offset: u64,
     opts: &DecodeOptions,
+    crc: &Crc,
     stop: &mut Stop,
 ) -> Result<Option<MessageAndOffset<'a>>> {
     let at = *pos;
-    let rest = bytes.get(at..).unwrap_or(&[]);
     let message = match next_entry(rest, at, at == 0, stop) {
         Ok(Some(m)) => m,
         Ok(None) => return Ok(None),
@@ -372,12 +381,14 @@ pub(crate) fn top_entry<'a>(
             return Err(e);
         }
     };
-    let crc = apply_crc(&message, opts.crc_policy, at)?;
-    let end = at + message.wire_len();
+    let crc = apply_crc(&message, opts.crc_policy, crc, at)?;
+    let len = message.wire_len();
+    let end = at + len;
     let offset = base_offset
         .checked_add(end as u64)
         .ok_or_else(|| overflow(base_offset, at))?;
     *pos = end;
+    *rest = rest.get(len..).unwrap_or(&[]);
     Ok(Some(MessageAndOffset {
         message,
         position: base_offset + at as u64,

@@ -5,7 +5,7 @@
 use alloc::vec::Vec;
 
 use crate::error::{Error, ErrorKind, Layer, Result};
-use crate::message::{crc32, Codec, HEADER_V1, LENGTH_PREFIX, MAGIC_1};
+use crate::message::{crc32, Codec, Crc, HEADER_V1, LENGTH_PREFIX, MAGIC_1};
 use crate::request::{RequestType, Topic};
 use crate::wire::{check_fits, MAX_I32, MAX_SHORT};
 
@@ -165,6 +165,7 @@ fn message_header(n: u32, attributes: u8, crc: u32) -> [u8; LENGTH_PREFIX + HEAD
 
 /// Appends a plain magic-1 message per payload (CRC computed), header as one store.
 fn append_plain<P: AsRef<[u8]>>(payloads: &[P], out: &mut Vec<u8>) -> Result<()> {
+    let crc = Crc::new();
     for p in payloads {
         let p = p.as_ref();
         let n = HEADER_V1 + p.len();
@@ -178,7 +179,7 @@ fn append_plain<P: AsRef<[u8]>>(payloads: &[P], out: &mut Vec<u8>) -> Result<()>
                 0,
             ));
         }
-        out.extend_from_slice(&message_header(n as u32, Codec::None.id(), crc32(p)));
+        out.extend_from_slice(&message_header(n as u32, Codec::None.id(), crc.hash(p)));
         out.extend_from_slice(p);
     }
     Ok(())
