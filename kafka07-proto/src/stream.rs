@@ -6,8 +6,8 @@
 //! copy); only a message split across pieces is assembled in the decoder's buffer.
 
 use crate::error::{Error, ErrorKind, Layer, Result};
-use crate::message::{CrcStatus, MessageView, LENGTH_PREFIX};
-use crate::message_set::{apply_crc, DecodeOptions, MessageAndOffset, Stop};
+use crate::message::{Crc, CrcStatus, MessageView, LENGTH_PREFIX};
+use crate::message_set::{apply_crc, top_entry, DecodeOptions, MessageAndOffset, Stop};
 use crate::response::ErrorCode;
 
 /// What [`FetchStream::decode`] produced.
@@ -92,6 +92,7 @@ pub struct FetchStream<B> {
     at: u64,
     max_frame: usize,
     opts: DecodeOptions,
+    crc: Crc,
 }
 
 impl<B: AsRef<[u8]> + AsMut<[u8]>> FetchStream<B> {
@@ -122,6 +123,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> FetchStream<B> {
             at: 0,
             max_frame,
             opts,
+            crc: Crc::new(),
         }
     }
 
@@ -234,30 +236,10 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> FetchStream<B> {
             // Fast path: whole entries at the start of `input`, exactly as `length` takes them
             // zero-copy. Anything else (a prefix or entry cut by the piece's end, the end of
             // the set, a bad entry) is left to `decode`, which reports it.
-            while self.state == State::Len && self.len_fill == 0 {
-                let Some(prefix) = input.first_chunk::<LENGTH_PREFIX>() else {
-                    break;
-                };
-                let n = i32::from_be_bytes(*prefix);
-                if n < 0 {
-                    break;
-                }
-                let total = LENGTH_PREFIX as u64 + n as u64;
-                if total > self.remaining || total > input.len() as u64 {
-                    break;
-                }
-                let (entry, rest) = input.split_at(total as usize);
-                let Ok(checked) =
-                    check_entry(entry, self.at, self.valid, self.base_offset, &self.opts)
-                else {
-                    break;
-                };
-                self.remaining -= total;
-                self.at += total;
-                self.valid = checked.end;
-                each(event(entry, checked));
-                input = rest;
-                used += total as usize;
+            if self.state == State::Len && self.len_fill == 0 {
+                let taken = self.whole_entries(input, &mut each);
+                input = &input[taken..];
+                used += taken;
             }
             let (n, event) = self.decode(input)?;
             let Some(event) = event else {
@@ -272,6 +254,34 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> FetchStream<B> {
             input = &input[n..];
             used += n;
         }
+    }
+
+    /// The fast path of [`decode_all`](Self::decode_all): the shallow walk over the whole
+    /// entries at the start of `input` (zero-copy, the one-shot decoder's step), stopping at
+    /// the first entry that is cut, ends the set or fails; `decode` then takes that one and
+    /// reports it. Returns the bytes taken.
+    #[inline]
+    fn whole_entries<F>(&mut self, input: &[u8], each: &mut F) -> usize
+    where
+        F: FnMut(StreamEvent<'_>),
+    {
+        let Some(base) = self.base_offset.checked_add(self.valid) else {
+            return 0;
+        };
+        let avail = (input.len() as u64).min(self.remaining) as usize;
+        let mut rest = &input[..avail];
+        let (mut pos, mut stop) = (0, Stop::Running);
+        // A cut entry at `pos` 0 is an error to `top_entry`, and any error stops the walk:
+        // `decode` sees the same entry and decides, so events and errors stay those of `decode`.
+        while let Ok(Some(m)) =
+            top_entry(&mut rest, &mut pos, base, &self.opts, &self.crc, &mut stop)
+        {
+            each(StreamEvent::Message(m));
+        }
+        self.remaining -= pos as u64;
+        self.at += pos as u64;
+        self.valid += pos as u64;
+        pos
     }
 
     fn head<'s>(&mut self, input: &'s [u8]) -> Result<(usize, Option<StreamEvent<'s>>)> {
@@ -394,7 +404,14 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> FetchStream<B> {
             self.remaining -= total as u64;
             self.at += total as u64;
             let entry: &'s [u8] = &input[..total];
-            return match check_entry(entry, entry_at, self.valid, self.base_offset, &self.opts) {
+            return match check_entry(
+                entry,
+                entry_at,
+                self.valid,
+                self.base_offset,
+                &self.opts,
+                &self.crc,
+            ) {
                 Ok(checked) => {
                     self.valid = checked.end;
                     self.state = State::Len;
@@ -451,6 +468,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> FetchStream<B> {
             self.valid,
             self.base_offset,
             &self.opts,
+            &self.crc,
         ) {
             Ok(c) => c,
             Err(e) => return self.lax_or_fail(e, n, input),
@@ -503,12 +521,13 @@ fn check_entry(
     valid: u64,
     base_offset: u64,
     opts: &DecodeOptions,
+    crc: &Crc,
 ) -> Result<Checked> {
     // `entry` is exactly `4 + N` bytes with `N >= 0` (checked by the caller): only the header
     // is left to validate.
     let message =
         MessageView::from_entry(entry).map_err(|e| e.shifted(entry_at).in_layer(Layer::Stream))?;
-    let crc = apply_crc(&message, opts.crc_policy, 0).map_err(|e| e.shifted(entry_at))?;
+    let crc = apply_crc(&message, opts.crc_policy, crc, 0).map_err(|e| e.shifted(entry_at))?;
     let end = valid + entry.len() as u64;
     let Some(offset) = base_offset.checked_add(end) else {
         return Err(Error::new(
