@@ -4,23 +4,11 @@
 
 use criterion::Throughput;
 use kafka07_benches::proto::OnePass;
+use kafka07_benches::work::{crc_per_payload, shallow as decode};
 use kafka07_benches::{
     fetch_response, payload_ranges, plain_set, sink, synthetic_payloads, Ratios,
 };
-use kafka07_proto::{CrcPolicy, DecodeOptions, Expect, Response};
-
-/// Decodes the response and walks its message set; returns the payload bytes seen.
-fn decode(resp: &[u8], policy: CrcPolicy) -> usize {
-    let Ok((Response::Fetch(fetch), _)) = Response::decode(resp, Expect::Fetch) else {
-        panic!("not a fetch response");
-    };
-    let opts = DecodeOptions::default().crc(policy);
-    let mut n = 0;
-    for m in fetch.message_set(0).shallow_with(opts) {
-        n += m.expect("valid").message.payload().len();
-    }
-    n
-}
+use kafka07_proto::{CrcPolicy, Expect, Response};
 
 /// The same walk with the one-pass prototype (`kafka07_benches::proto::OnePass`).
 fn decode_one_pass(resp: &[u8], policy: CrcPolicy) -> usize {
@@ -32,14 +20,6 @@ fn decode_one_pass(resp: &[u8], policy: CrcPolicy) -> usize {
         n += m.expect("valid").payload.len();
     }
     n
-}
-
-/// crc32fast over every payload, one call each.
-fn crc_per_payload(resp: &[u8], ranges: &[(usize, usize)]) -> u32 {
-    let set = &resp[6..];
-    ranges
-        .iter()
-        .fold(0, |acc, &(s, e)| acc ^ crc32fast::hash(&set[s..e]))
 }
 
 /// Follows the length prefixes, nothing else.

@@ -4,8 +4,9 @@
 
 use criterion::Throughput;
 use kafka07_benches::proto::BatchStream;
+use kafka07_benches::work::{shallow, stream_all};
 use kafka07_benches::{fetch_response, json_lines, plain_set, sink, Ratios};
-use kafka07_proto::{Expect, FetchStream, Response, StreamEvent};
+use kafka07_proto::{CrcPolicy, FetchStream, StreamEvent};
 
 /// Bytes per piece handed to the stream decoder.
 const PIECE: usize = 1500;
@@ -30,22 +31,6 @@ fn streamed(resp: &[u8], dec: &mut FetchStream<Vec<u8>>) -> usize {
     n
 }
 
-/// `FetchStream::decode_all` (one call per piece) in `PIECE`-byte pieces.
-fn streamed_all(resp: &[u8], dec: &mut FetchStream<Vec<u8>>) -> usize {
-    dec.reset(0);
-    let mut n = 0;
-    for piece in resp.chunks(PIECE) {
-        dec.decode_all(piece, |event| {
-            if let StreamEvent::Message(m) = event {
-                n += m.message.payload().len();
-            }
-        })
-        .expect("valid");
-    }
-    assert!(dec.is_done());
-    n
-}
-
 /// The batch prototype (`kafka07_benches::proto::BatchStream`) in `PIECE`-byte pieces.
 fn batched(resp: &[u8], dec: &mut BatchStream) -> usize {
     dec.reset(0);
@@ -56,27 +41,21 @@ fn batched(resp: &[u8], dec: &mut BatchStream) -> usize {
     n
 }
 
-/// One-shot decode of the whole response; returns the payload bytes seen.
-fn one_shot(resp: &[u8]) -> usize {
-    let Ok((Response::Fetch(fetch), _)) = Response::decode(resp, Expect::Fetch) else {
-        panic!("not a fetch response");
-    };
-    fetch
-        .message_set(0)
-        .shallow()
-        .map(|m| m.expect("valid").message.payload().len())
-        .sum()
-}
-
 fn main() {
     let mut c = kafka07_benches::criterion();
     let mut ratios = Ratios::new("stream");
     let resp = fetch_response(&plain_set(&json_lines()));
     let mut dec = FetchStream::new(vec![0u8; 64 * 1024], 0);
-    assert_eq!(streamed(&resp, &mut dec), one_shot(&resp));
-    assert_eq!(streamed_all(&resp, &mut dec), one_shot(&resp));
+    assert_eq!(streamed(&resp, &mut dec), shallow(&resp, CrcPolicy::Verify));
+    assert_eq!(
+        stream_all(&resp, PIECE, &mut dec),
+        shallow(&resp, CrcPolicy::Verify)
+    );
     let mut batch = BatchStream::new(0);
-    assert_eq!(batched(&resp, &mut batch), one_shot(&resp));
+    assert_eq!(
+        batched(&resp, &mut batch),
+        shallow(&resp, CrcPolicy::Verify)
+    );
 
     let mut g = c.benchmark_group("stream");
     g.throughput(Throughput::Bytes(resp.len() as u64));
@@ -84,12 +63,14 @@ fn main() {
         b.iter(|| streamed(sink(&resp), &mut dec))
     });
     g.bench_function("FetchStream::decode_all, 1500-byte pieces", |b| {
-        b.iter(|| streamed_all(sink(&resp), &mut dec))
+        b.iter(|| stream_all(sink(&resp), PIECE, &mut dec))
     });
     g.bench_function("prototype batch stream, 1500-byte pieces", |b| {
         b.iter(|| batched(sink(&resp), &mut batch))
     });
-    g.bench_function("one-shot decode", |b| b.iter(|| one_shot(sink(&resp))));
+    g.bench_function("one-shot decode", |b| {
+        b.iter(|| shallow(sink(&resp), CrcPolicy::Verify))
+    });
     g.finish();
     c.final_summary();
     if !kafka07_benches::ratios_wanted() {
@@ -105,7 +86,7 @@ fn main() {
             sink(streamed(sink(&resp), &mut dec));
         },
         || {
-            sink(one_shot(sink(&resp)));
+            sink(shallow(sink(&resp), CrcPolicy::Verify));
         },
     );
     ratios.measure(
@@ -114,10 +95,10 @@ fn main() {
         resp.len() as u64,
         Some(0.8),
         || {
-            sink(streamed_all(sink(&resp), &mut dec));
+            sink(stream_all(sink(&resp), PIECE, &mut dec));
         },
         || {
-            sink(one_shot(sink(&resp)));
+            sink(shallow(sink(&resp), CrcPolicy::Verify));
         },
     );
     ratios.measure(
@@ -129,7 +110,7 @@ fn main() {
             sink(batched(sink(&resp), &mut batch));
         },
         || {
-            sink(one_shot(sink(&resp)));
+            sink(shallow(sink(&resp), CrcPolicy::Verify));
         },
     );
     ratios.print();

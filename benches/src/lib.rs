@@ -16,6 +16,7 @@ use kafka07_proto::{
 };
 
 pub mod proto;
+pub mod work;
 
 /// The realistic payloads: 1 MiB of JSON access-log lines, one message per line (see
 /// `benches/data/README.md`).
