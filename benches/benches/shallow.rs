@@ -3,24 +3,11 @@
 //! and against memcpy of the same bytes; with the CRC skipped, against a bare length-prefix walk.
 
 use criterion::Throughput;
-use kafka07_benches::proto::OnePass;
 use kafka07_benches::work::{crc_per_payload, shallow as decode};
 use kafka07_benches::{
     fetch_response, payload_ranges, plain_set, sink, synthetic_payloads, Ratios,
 };
-use kafka07_proto::{CrcPolicy, Expect, Response};
-
-/// The same walk with the one-pass prototype (`kafka07_benches::proto::OnePass`).
-fn decode_one_pass(resp: &[u8], policy: CrcPolicy) -> usize {
-    let Ok((Response::Fetch(fetch), _)) = Response::decode(resp, Expect::Fetch) else {
-        panic!("not a fetch response");
-    };
-    let mut n = 0;
-    for m in OnePass::new(fetch.messages, 0, policy) {
-        n += m.expect("valid").payload.len();
-    }
-    n
-}
+use kafka07_proto::CrcPolicy;
 
 /// Follows the length prefixes, nothing else.
 fn length_walk(resp: &[u8]) -> usize {
@@ -48,18 +35,10 @@ fn main() {
     for (size, resp) in &inputs {
         let ranges = payload_ranges(&resp[6..]);
         let mut dst = vec![0u8; resp.len()];
-        // The prototype reads what the real decoder reads.
-        assert_eq!(
-            decode_one_pass(resp, CrcPolicy::Verify),
-            decode(resp, CrcPolicy::Verify)
-        );
         let mut g = c.benchmark_group(format!("shallow/{size}B"));
         g.throughput(Throughput::Bytes(resp.len() as u64));
         g.bench_function("decode, CRC verified", |b| {
             b.iter(|| decode(sink(resp), CrcPolicy::Verify))
-        });
-        g.bench_function("prototype one-pass decode, CRC verified", |b| {
-            b.iter(|| decode_one_pass(sink(resp), CrcPolicy::Verify))
         });
         g.bench_function("crc32fast per payload", |b| {
             b.iter(|| crc_per_payload(sink(resp), &ranges))
@@ -87,18 +66,6 @@ fn main() {
             Some(0.9),
             || {
                 sink(decode(sink(resp), CrcPolicy::Verify));
-            },
-            || {
-                sink(crc_per_payload(sink(resp), &ranges));
-            },
-        );
-        ratios.measure(
-            &format!("prototype one-pass decode, CRC verified, {size} B messages"),
-            "crc32fast per payload",
-            bytes,
-            Some(0.9),
-            || {
-                sink(decode_one_pass(sink(resp), CrcPolicy::Verify));
             },
             || {
                 sink(crc_per_payload(sink(resp), &ranges));

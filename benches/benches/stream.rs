@@ -3,7 +3,6 @@
 //! walk) on the same bytes: the whole 1 MiB JSON-log file as plain messages, CRC verified.
 
 use criterion::Throughput;
-use kafka07_benches::proto::BatchStream;
 use kafka07_benches::work::{shallow, stream_all};
 use kafka07_benches::{fetch_response, json_lines, plain_set, sink, Ratios};
 use kafka07_proto::{CrcPolicy, FetchStream, StreamEvent};
@@ -31,16 +30,6 @@ fn streamed(resp: &[u8], dec: &mut FetchStream<Vec<u8>>) -> usize {
     n
 }
 
-/// The batch prototype (`kafka07_benches::proto::BatchStream`) in `PIECE`-byte pieces.
-fn batched(resp: &[u8], dec: &mut BatchStream) -> usize {
-    dec.reset(0);
-    let mut n = 0;
-    for piece in resp.chunks(PIECE) {
-        dec.feed(piece, |payload| n += payload.len());
-    }
-    n
-}
-
 fn main() {
     let mut c = kafka07_benches::criterion();
     let mut ratios = Ratios::new("stream");
@@ -51,11 +40,6 @@ fn main() {
         stream_all(&resp, PIECE, &mut dec),
         shallow(&resp, CrcPolicy::Verify)
     );
-    let mut batch = BatchStream::new(0);
-    assert_eq!(
-        batched(&resp, &mut batch),
-        shallow(&resp, CrcPolicy::Verify)
-    );
 
     let mut g = c.benchmark_group("stream");
     g.throughput(Throughput::Bytes(resp.len() as u64));
@@ -64,9 +48,6 @@ fn main() {
     });
     g.bench_function("FetchStream::decode_all, 1500-byte pieces", |b| {
         b.iter(|| stream_all(sink(&resp), PIECE, &mut dec))
-    });
-    g.bench_function("prototype batch stream, 1500-byte pieces", |b| {
-        b.iter(|| batched(sink(&resp), &mut batch))
     });
     g.bench_function("one-shot decode", |b| {
         b.iter(|| shallow(sink(&resp), CrcPolicy::Verify))
@@ -96,18 +77,6 @@ fn main() {
         Some(0.8),
         || {
             sink(stream_all(sink(&resp), PIECE, &mut dec));
-        },
-        || {
-            sink(shallow(sink(&resp), CrcPolicy::Verify));
-        },
-    );
-    ratios.measure(
-        "prototype batch stream, 1500-byte pieces",
-        "one-shot decode",
-        resp.len() as u64,
-        Some(0.8),
-        || {
-            sink(batched(sink(&resp), &mut batch));
         },
         || {
             sink(shallow(sink(&resp), CrcPolicy::Verify));
