@@ -47,7 +47,13 @@ pub enum CaptureError {
         /// The configured limit.
         limit: usize,
     },
-    /// The file is damaged so that the following records cannot be located.
+    /// The file is damaged so that the following records cannot be located
+    /// or interpreted: a pcapng block with a length below 12, or one that
+    /// cannot be parsed and whose trailing length differs from its length;
+    /// a later pcapng section header with an unknown byte-order magic, an
+    /// invalid length or unparsable contents; a record that does not fit
+    /// the read buffer. The same input gives the same error, at the same
+    /// offset, whatever the sizes of the underlying reads.
     #[error("corrupt capture at byte {offset} (frame {frame_index}): {detail}")]
     Corrupt {
         /// Byte offset of the damaged record in the file.

@@ -262,7 +262,10 @@ pub enum SkipReason {
     },
     /// A pcapng packet refers to an interface that was never described.
     UnknownInterface(u32),
-    /// A pcapng block that could not be parsed was skipped whole.
+    /// A pcapng block that could not be parsed was skipped whole (its
+    /// leading and trailing lengths agree). Never a section header block:
+    /// the blocks after one depend on it (byte order, interfaces), so a
+    /// damaged one is a [`CaptureError::Corrupt`].
     CorruptBlock(String),
     /// The file ends in the middle of a record; that last record is dropped.
     TruncatedRecord,

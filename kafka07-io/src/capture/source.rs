@@ -302,6 +302,12 @@ impl<R: Read> Source<R> {
         }
         let mut stalls = 0u32;
         loop {
+            if self.state.format == CaptureFormat::Pcapng {
+                if let Some(detail) = self.framing_error() {
+                    self.finished = true;
+                    return Err(self.corrupt(detail));
+                }
+            }
             let it = self.inner.it();
             let failure = match it.next() {
                 Ok((len, block)) => {
@@ -371,6 +377,15 @@ impl<R: Read> Source<R> {
                     self.capacity = want;
                 }
                 Failure::UnexpectedEof => {
+                    if self.inner.it().data().is_empty() {
+                        // `pcap-parser` reports its end of input as `Eof` only when its
+                        // buffer is also rewound; after a block skipped at the end of the
+                        // input (when the reader was found exhausted) and further blocks
+                        // consumed without a refill, an empty buffer comes here. Nothing
+                        // is cut off: a clean end.
+                        self.finished = true;
+                        return Ok(false);
+                    }
                     if self.state.format == CaptureFormat::Pcapng
                         && self.skip_corrupt_block(&mut sink, "contents overrun the block")
                     {
@@ -391,10 +406,13 @@ impl<R: Read> Source<R> {
                     return Err(self.read_error());
                 }
                 Failure::Parse(detail) => {
-                    if self.state.format == CaptureFormat::Pcapng
-                        && self.skip_corrupt_block(&mut sink, &detail)
-                    {
-                        return Ok(true);
+                    if self.state.format == CaptureFormat::Pcapng {
+                        if self.skip_corrupt_block(&mut sink, &detail) {
+                            return Ok(true);
+                        }
+                        let detail = format!("{}: {detail}", self.block_name());
+                        self.finished = true;
+                        return Err(self.corrupt(detail));
                     }
                     self.finished = true;
                     return Err(self.corrupt(detail));
@@ -426,12 +444,96 @@ impl<R: Read> Source<R> {
                 let caplen = u32_at(data, 8, state.legacy_big_endian)?;
                 Some(u64::from(caplen) + PCAP_RECORD_HEADER_LEN as u64)
             }
-            CaptureFormat::Pcapng => u32_at(data, 4, state.big_endian).map(u64::from),
+            CaptureFormat::Pcapng => {
+                // A section header's length is in its own byte order (its magic
+                // is checked by `framing_error` before this is asked).
+                let big_endian = if u32_at(data, 0, false) == Some(PCAPNG_MAGIC) {
+                    u32_at(data, 8, false) != Some(PCAPNG_BOM)
+                } else {
+                    state.big_endian
+                };
+                u32_at(data, 4, big_endian).map(u64::from)
+            }
+        }
+    }
+
+    /// Checks the pcapng block at the start of the buffer before `pcap-parser`
+    /// parses it, and returns what makes the rest of the file unreadable:
+    ///
+    /// * a section header block whose byte-order magic is neither
+    ///   `1a2b3c4d` nor `4d3c2b1a`. The magic gives the byte order of the
+    ///   section, its own length field included, and a new section starts
+    ///   a new interface table: with the magic unreadable, neither the end
+    ///   of this block nor the meaning of the blocks after it is known.
+    ///   (`pcap-parser` checks the magic as soon as 12 bytes are buffered,
+    ///   before the rest of the block; deciding here, on those 12 bytes,
+    ///   keeps the outcome the same whatever the read sizes.) Likewise a
+    ///   section header whose length is below 28 or not a multiple of 4,
+    ///   as for the first one;
+    /// * any other block whose length is below the 12 bytes of a block's
+    ///   own framing (type, length, trailing length): the next block cannot
+    ///   be located, and `pcap-parser` 0.17 subtracts 12 from the length of
+    ///   a process information block (type 0x80000001) unchecked.
+    ///
+    /// Decides only on bytes that are in the buffer (the first 8, or 12 for
+    /// a section header), so `None` while fewer are: `pcap-parser` then asks
+    /// for more.
+    fn framing_error(&mut self) -> Option<String> {
+        let big_endian = self.state.big_endian;
+        let data = self.inner.it().data();
+        // The section header's type reads the same in either byte order.
+        let block_type = u32_at(data, 0, big_endian)?;
+        if block_type == PCAPNG_MAGIC {
+            let bom = data.get(8..12)?;
+            let section_big_endian = if u32_at(bom, 0, false) == Some(PCAPNG_BOM) {
+                false
+            } else if u32_at(bom, 0, true) == Some(PCAPNG_BOM) {
+                true
+            } else {
+                let hex: Vec<String> = bom.iter().map(|b| format!("{b:02x}")).collect();
+                return Some(format!(
+                    "section header block: byte-order magic {} is not 1a2b3c4d",
+                    hex.join(" ")
+                ));
+            };
+            // The rules of the first section header (`open`).
+            let len = u32_at(data, 4, section_big_endian)?;
+            if (len as usize) < SHB_MIN_LEN || len % 4 != 0 {
+                return Some(format!("section header block length {len} is invalid"));
+            }
+            return None;
+        }
+        let len = u32_at(data, 4, big_endian)?;
+        if len < 12 {
+            return Some(format!(
+                "block type {block_type:#x}: block length {len} is below the 12-byte minimum"
+            ));
+        }
+        None
+    }
+
+    /// How errors name the pcapng block at the start of the buffer.
+    fn block_name(&mut self) -> String {
+        let big_endian = self.state.big_endian;
+        match u32_at(self.inner.it().data(), 0, big_endian) {
+            Some(PCAPNG_MAGIC) => "section header block".to_string(),
+            Some(block_type) => format!("block type {block_type:#x}"),
+            None => "block".to_string(),
         }
     }
 
     /// Skips a pcapng block that failed to parse, if its framing (leading
     /// and trailing length) is intact and it is entirely in the buffer.
+    ///
+    /// A section header block is never skipped: the blocks after it belong
+    /// to its section (its byte order, its interfaces), which a skipped
+    /// header would leave undefined. Its failure is fatal.
+    ///
+    /// The outcome does not depend on read sizes: `pcap-parser` reports a
+    /// parse error of any other block only once the whole block (its
+    /// declared length) is buffered, or, for a length below the block
+    /// type's fixed header, once that header is; and it reports
+    /// `UnexpectedEof` only when the input has ended.
     fn skip_corrupt_block<F>(&mut self, sink: &mut F, detail: &str) -> bool
     where
         F: FnMut(SourceItem<'_>),
@@ -439,6 +541,9 @@ impl<R: Read> Source<R> {
         let big_endian = self.state.big_endian;
         let it = self.inner.it();
         let data = it.data();
+        if u32_at(data, 0, big_endian) == Some(PCAPNG_MAGIC) {
+            return false;
+        }
         let Some(len) = u32_at(data, 4, big_endian) else {
             return false;
         };
