@@ -26,56 +26,58 @@ enum Space<'a> {
     Arena(&'a bumpalo::Bump),
 }
 
-/// The gzip inflater state (~11 KB) deep iteration reuses across wrappers: created on the
-/// first gzip wrapper, then only reset per member (`gzip::decompress_with`). Without `alloc`
-/// each wrapper gets a fresh one on the stack.
+/// The gzip inflater deep iteration reuses across wrappers: created on the first gzip wrapper
+/// for the backend [`DecodeOptions::inflate`] names, then only reset per member
+/// (`gzip::decompress_in`). Without `alloc` each wrapper gets a fresh one on the stack.
 #[cfg(feature = "alloc")]
-struct InflaterSlot(Option<alloc::boxed::Box<crate::gzip::DecompressorOxide>>);
-
-#[cfg(feature = "alloc")]
-impl core::fmt::Debug for InflaterSlot {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(if self.0.is_some() { "Inflater" } else { "None" })
-    }
-}
+#[derive(Debug)]
+struct InflaterSlot(Option<alloc::boxed::Box<crate::gzip::Inflater>>);
 
 /// Where [`Deep`] keeps its inflater: its own, or its [`DeepCursor`]'s (shared by the
 /// cursor's entries).
 #[cfg(feature = "alloc")]
 #[derive(Debug)]
-enum Inflater<'a> {
+enum InflaterRef<'a> {
     Own(InflaterSlot),
     Lent(&'a mut InflaterSlot),
 }
 
 #[cfg(feature = "alloc")]
-impl Inflater<'_> {
+impl InflaterRef<'_> {
     fn decompress(
         &mut self,
+        backend: crate::gzip::Backend,
         input: &[u8],
         out: &mut [u8],
     ) -> core::result::Result<crate::gzip::GzipInfo, crate::gzip::GzipError> {
         let slot = match self {
-            Inflater::Own(slot) => slot,
-            Inflater::Lent(slot) => &mut **slot,
+            InflaterRef::Own(slot) => slot,
+            InflaterRef::Lent(slot) => &mut **slot,
         };
-        let state = slot.0.get_or_insert_with(alloc::boxed::Box::default);
-        crate::gzip::decompress_with(state, input, out)
+        if !matches!(&slot.0, Some(i) if i.backend() == backend) {
+            slot.0 = None;
+        }
+        let inflater = slot
+            .0
+            .get_or_insert_with(|| alloc::boxed::Box::new(crate::gzip::Inflater::new(backend)));
+        crate::gzip::decompress_in(inflater, input, out)
     }
 }
 
 #[cfg(not(feature = "alloc"))]
 #[derive(Debug)]
-struct Inflater;
+struct InflaterRef;
 
 #[cfg(not(feature = "alloc"))]
-impl Inflater {
+impl InflaterRef {
     fn decompress(
         &mut self,
+        backend: crate::gzip::Backend,
         input: &[u8],
         out: &mut [u8],
     ) -> core::result::Result<crate::gzip::GzipInfo, crate::gzip::GzipError> {
-        crate::gzip::decompress(input, out)
+        let mut inflater = crate::gzip::Inflater::new(backend);
+        crate::gzip::decompress_in(&mut inflater, input, out)
     }
 }
 
@@ -118,9 +120,9 @@ pub struct Deep<'a> {
     stop: Stop,
     crc: Crc,
     #[cfg(feature = "alloc")]
-    inflater: Inflater<'a>,
+    inflater: InflaterRef<'a>,
     #[cfg(not(feature = "alloc"))]
-    inflater: Inflater,
+    inflater: InflaterRef,
 }
 
 impl<'a> MessageSet<'a> {
@@ -191,9 +193,9 @@ impl<'a> MessageSet<'a> {
             stop: Stop::Running,
             crc: Crc::new(),
             #[cfg(feature = "alloc")]
-            inflater: Inflater::Own(InflaterSlot(None)),
+            inflater: InflaterRef::Own(InflaterSlot(None)),
             #[cfg(not(feature = "alloc"))]
-            inflater: Inflater,
+            inflater: InflaterRef,
         }
     }
 }
@@ -265,7 +267,11 @@ impl<'a> Deep<'a> {
             Space::Slice(free) => {
                 let room = free.len().min(limit_left);
                 let n = match wrapper.codec() {
-                    Codec::Gzip => match self.inflater.decompress(payload, &mut free[..room]) {
+                    Codec::Gzip => match self.inflater.decompress(
+                        self.opts.inflate,
+                        payload,
+                        &mut free[..room],
+                    ) {
                         Ok(info) => info.output_len,
                         Err(e) => {
                             if let crate::gzip::GzipErrorKind::OutputLimit { .. } = e.kind {
@@ -301,7 +307,7 @@ impl<'a> Deep<'a> {
                         let mut size = isize_hint.max(64).min(limit_left);
                         loop {
                             let buf = arena.alloc_slice_fill_copy(size, 0u8);
-                            match self.inflater.decompress(payload, buf) {
+                            match self.inflater.decompress(self.opts.inflate, payload, buf) {
                                 Ok(info) => break &buf[..info.output_len],
                                 Err(e) => match e.kind {
                                     crate::gzip::GzipErrorKind::OutputLimit { .. }
@@ -505,7 +511,7 @@ impl<'a, 's> DeepCursor<'a, 's> {
         deep.shift = m.position - self.shallow_base;
         #[cfg(feature = "alloc")]
         {
-            deep.inflater = Inflater::Lent(&mut self.inflater);
+            deep.inflater = InflaterRef::Lent(&mut self.inflater);
         }
         Some(Ok(deep))
     }

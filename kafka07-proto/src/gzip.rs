@@ -10,10 +10,22 @@
 //! * bytes after a member that do not start with the gzip magic are ignored, as JDK 7+ does, and
 //!   their count is reported in [`GzipInfo::trailing`].
 //!
-//! Decoding never allocates: miniz_oxide's core inflater writes straight into the caller's output
-//! slice, and running out of that slice is the clean error [`GzipErrorKind::OutputLimit`] (the
-//! decompression-bomb guard). No input makes the decoder panic or loop forever: every member
-//! consumes at least 18 input bytes.
+//! Decoding never allocates with the default backend: miniz_oxide's core inflater writes straight
+//! into the caller's output slice, and running out of that slice is the clean error
+//! [`GzipErrorKind::OutputLimit`] (the decompression-bomb guard). No input makes the decoder panic
+//! or loop forever: every member consumes at least 18 input bytes.
+//!
+//! ## Backends
+//!
+//! The deflate data can be inflated by one of two engines, chosen with [`Backend`]:
+//! miniz_oxide (the default, `no_std`, no allocation), or with the feature `zlib-rs` (which
+//! implies `std`) zlib-rs through flate2, faster on typical data. Both give the same results —
+//! output, [`GzipInfo`], and every error's kind and offset: the zlib-rs engine is only trusted
+//! with members it decodes to the end of their deflate data (where both engines produce the
+//! same bytes and stop at the same byte); a member it stops early on (corrupt or cut deflate
+//! data, or output that does not fit) is decoded again by miniz_oxide, whose report is the one
+//! returned. [`decompress`] and [`decompress_with`] always use miniz_oxide; [`decompress_in`]
+//! uses an [`Inflater`] of either backend.
 
 use core::fmt;
 
@@ -365,7 +377,8 @@ pub fn parse_header(input: &[u8]) -> Result<GzipHeader<'_>, GzipError> {
 /// Decompresses every member of the gzip stream `input` into `out`, appending the members one
 /// after another from `out[0]`.
 ///
-/// Uses a fresh inflater state on the stack (about 11 KB); see [`decompress_with`] to reuse one.
+/// Uses a fresh miniz_oxide inflater state on the stack (about 11 KB); see [`decompress_with`]
+/// to reuse one, and [`decompress_in`] to choose the [`Backend`].
 ///
 /// * Each member's CRC-32 and ISIZE are verified.
 /// * After a member, input that starts with a well-formed member header is decoded as another
@@ -377,7 +390,7 @@ pub fn parse_header(input: &[u8]) -> Result<GzipHeader<'_>, GzipError> {
 ///   decompressed size you are willing to accept. On error `out` holds partial output.
 pub fn decompress(input: &[u8], out: &mut [u8]) -> Result<GzipInfo, GzipError> {
     let mut state = DecompressorOxide::new();
-    decompress_with(&mut state, input, out)
+    decompress_members(&mut state, input, out)
 }
 
 /// Same as [`decompress`], with a caller-owned inflater state so that repeated calls do not
@@ -388,13 +401,244 @@ pub fn decompress_with(
     input: &[u8],
     out: &mut [u8],
 ) -> Result<GzipInfo, GzipError> {
+    decompress_members(state, input, out)
+}
+
+/// Same as [`decompress`], inflating with `inflater`'s [`Backend`]. The results — output,
+/// [`GzipInfo`], errors with their kinds and offsets — are the same whichever backend the
+/// inflater has. The inflater is reset at the start of every member, so one can be reused for
+/// any number of calls.
+///
+/// ```
+/// use kafka07_proto::gzip::{self, Backend, Inflater};
+/// let mut gz = Vec::new();
+/// gzip::compress(b"hello, hello, hello", &mut gz);
+/// // `Backend::ZlibRs` with the feature `zlib-rs`; the default is miniz_oxide.
+/// let mut inflater = Inflater::new(Backend::default());
+/// let mut out = [0u8; 64];
+/// let info = gzip::decompress_in(&mut inflater, &gz, &mut out)?;
+/// assert_eq!(&out[..info.output_len], b"hello, hello, hello");
+/// // Reuse it: a second call resets it first.
+/// let info = gzip::decompress_in(&mut inflater, &gz, &mut out)?;
+/// assert_eq!((info.members, info.trailing), (1, 0));
+/// # Ok::<(), gzip::GzipError>(())
+/// ```
+pub fn decompress_in(
+    inflater: &mut Inflater,
+    input: &[u8],
+    out: &mut [u8],
+) -> Result<GzipInfo, GzipError> {
+    match &mut inflater.engine {
+        Engine::MinizOxide(state) => decompress_members(state, input, out),
+        #[cfg(feature = "zlib-rs")]
+        Engine::ZlibRs(state) => decompress_members(state, input, out),
+    }
+}
+
+/// The inflate engine that decodes each member's deflate data.
+///
+/// Every backend gives the same results for every input (see the [module docs](self)); they
+/// differ in speed and in what they need.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Backend {
+    /// miniz_oxide's core inflater: `no_std`, no allocation (its state, about 11 KB, lives
+    /// where the [`Inflater`] does). The default.
+    #[default]
+    MinizOxide,
+    /// zlib-rs through flate2 (feature `zlib-rs`, which implies `std`): faster on typical data
+    /// (it uses AVX2 when the CPU has it, detected at run time). Its state is allocated on the
+    /// heap when the [`Inflater`] is created. A member it cannot decode to the end is decoded
+    /// again with miniz_oxide, so that errors are reported exactly as with [`MinizOxide`].
+    ///
+    /// [`MinizOxide`]: Backend::MinizOxide
+    #[cfg(feature = "zlib-rs")]
+    ZlibRs,
+}
+
+/// An inflater of a chosen [`Backend`], for [`decompress_in`]: create it once and reuse it,
+/// it is reset at the start of every member.
+pub struct Inflater {
+    engine: Engine,
+}
+
+// The miniz_oxide state lives inline (no allocation, `no_std`); the zlib-rs one is small
+// because it allocates its own state.
+#[allow(clippy::large_enum_variant)]
+enum Engine {
+    MinizOxide(DecompressorOxide),
+    #[cfg(feature = "zlib-rs")]
+    ZlibRs(flate2::Decompress),
+}
+
+impl Inflater {
+    /// A fresh inflater of `backend`.
+    pub fn new(backend: Backend) -> Self {
+        let engine = match backend {
+            Backend::MinizOxide => Engine::MinizOxide(DecompressorOxide::new()),
+            // Raw deflate: no zlib header or trailer, the gzip framing is parsed here.
+            #[cfg(feature = "zlib-rs")]
+            Backend::ZlibRs => Engine::ZlibRs(flate2::Decompress::new(false)),
+        };
+        Inflater { engine }
+    }
+
+    /// Its backend.
+    pub fn backend(&self) -> Backend {
+        match self.engine {
+            Engine::MinizOxide(_) => Backend::MinizOxide,
+            #[cfg(feature = "zlib-rs")]
+            Engine::ZlibRs(_) => Backend::ZlibRs,
+        }
+    }
+}
+
+impl Default for Inflater {
+    /// An inflater of the default backend (miniz_oxide).
+    fn default() -> Self {
+        Inflater::new(Backend::default())
+    }
+}
+
+impl fmt::Debug for Inflater {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Inflater")
+            .field("backend", &self.backend())
+            .finish_non_exhaustive()
+    }
+}
+
+/// How one inflate call over a member's whole deflate data ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Status {
+    /// The final block ended: the deflate data is complete.
+    Done,
+    /// The output slice is full and the deflate data is not finished.
+    OutputFull,
+    /// The input ended before the final block did.
+    Truncated,
+    /// The deflate data is corrupt.
+    Corrupt,
+}
+
+/// What one inflate call did: how it ended, input bytes used, output bytes written.
+#[derive(Clone, Copy, Debug)]
+struct Inflated {
+    status: Status,
+    in_used: usize,
+    out_len: usize,
+}
+
+/// An inflate engine: inflates a whole raw deflate stream into a slice, in one call.
+trait Inflate {
+    /// Whether a status other than [`Status::Done`] (and its `in_used`) is the one the
+    /// default backend reports. When not, such a member is decoded again with miniz_oxide.
+    const EXACT_FAILURES: bool;
+
+    /// Forgets the previous stream.
+    fn reset(&mut self);
+
+    /// Inflates `body` (all the deflate data there is) into `out`, from `out[0]`; back
+    /// references cannot reach before `out[0]`. On [`Status::Done`], `in_used` is exactly the
+    /// length of the deflate data.
+    fn inflate(&mut self, body: &[u8], out: &mut [u8]) -> Inflated;
+}
+
+impl Inflate for DecompressorOxide {
+    const EXACT_FAILURES: bool = true;
+
+    fn reset(&mut self) {
+        self.init();
+    }
+
+    fn inflate(&mut self, body: &[u8], out: &mut [u8]) -> Inflated {
+        // One call for the whole member: the input holds all the deflate data, and with the
+        // non-wrapping flag the inflater writes straight into `out` (back references are
+        // limited to this member's own output, since `out` starts at this member).
+        let (status, in_used, out_len) = miniz_oxide::inflate::core::decompress(
+            self,
+            body,
+            out,
+            0,
+            TINFL_FLAG_USING_NON_WRAPPING_OUTPUT_BUF,
+        );
+        let status = match status {
+            TINFLStatus::Done => Status::Done,
+            TINFLStatus::HasMoreOutput => Status::OutputFull,
+            // Without TINFL_FLAG_HAS_MORE_INPUT, running out of input is reported as "cannot
+            // make progress"; NeedsMoreInput is listed for completeness.
+            TINFLStatus::FailedCannotMakeProgress | TINFLStatus::NeedsMoreInput => {
+                Status::Truncated
+            }
+            // Failed (corrupt data); BadParam and Adler32Mismatch cannot happen with these
+            // flags, and any status a later miniz_oxide adds is treated as corrupt data too.
+            _ => Status::Corrupt,
+        };
+        Inflated {
+            status,
+            in_used: in_used.min(body.len()),
+            out_len: out_len.min(out.len()),
+        }
+    }
+}
+
+#[cfg(feature = "zlib-rs")]
+impl Inflate for flate2::Decompress {
+    // The engines agree on where they stop and why on almost every input, but not on all: zlib
+    // rejects a dynamic block without an end-of-block code as soon as it has read its code
+    // lengths, where miniz_oxide decodes the block's literals until the output is full or the
+    // input ends (tests/inflate_backends.rs). So a member zlib-rs does not decode to the end is
+    // decoded again with miniz_oxide, whose report is the default backend's.
+    const EXACT_FAILURES: bool = false;
+
+    fn reset(&mut self) {
+        flate2::Decompress::reset(self, false);
+    }
+
+    fn inflate(&mut self, body: &[u8], out: &mut [u8]) -> Inflated {
+        let (in_before, out_before) = (self.total_in(), self.total_out());
+        // `Finish`: `body` is all the input there is.
+        let result = self.decompress(body, out, flate2::FlushDecompress::Finish);
+        // Both are bounded by the slices' lengths, so they fit in usize.
+        let in_used = ((self.total_in() - in_before) as usize).min(body.len());
+        let out_len = ((self.total_out() - out_before) as usize).min(out.len());
+        let status = match result {
+            Ok(flate2::Status::StreamEnd) => Status::Done,
+            // Stopped short of the end with the output full: miniz_oxide's HasMoreOutput.
+            Ok(_) if out_len == out.len() => Status::OutputFull,
+            // Stopped short of the end with room left: the input ran out.
+            Ok(_) => Status::Truncated,
+            Err(_) => Status::Corrupt,
+        };
+        Inflated {
+            status,
+            in_used,
+            out_len,
+        }
+    }
+}
+
+/// Inflates `body` into `out` with a fresh miniz_oxide state: the report of record for
+/// engines whose failures are not exact.
+#[cold]
+#[inline(never)]
+fn inflate_with_miniz(body: &[u8], out: &mut [u8]) -> Inflated {
+    let mut state = DecompressorOxide::new();
+    state.inflate(body, out)
+}
+
+fn decompress_members<E: Inflate>(
+    engine: &mut E,
+    input: &[u8],
+    out: &mut [u8],
+) -> Result<GzipInfo, GzipError> {
     let limit = out.len();
     let mut pos = 0;
     let mut written = 0;
     let mut members = 0;
     loop {
         // `pos <= input.len()` and `written <= out.len()`: both only grow by what a member used.
-        let (used, produced) = decode_member(state, &input[pos..], &mut out[written..], limit)
+        let (used, produced) = decode_member(engine, &input[pos..], &mut out[written..], limit)
             .map_err(|e| e.shifted(pos))?;
         pos += used;
         written += produced;
@@ -416,8 +660,8 @@ pub fn decompress_with(
 /// Decodes the member at the start of `input` into `out[0..]`. Returns (input bytes used,
 /// output bytes written). Error offsets are relative to `input`; `limit` is what an
 /// `OutputLimit` error reports.
-fn decode_member(
-    state: &mut DecompressorOxide,
+fn decode_member<E: Inflate>(
+    engine: &mut E,
     input: &[u8],
     out: &mut [u8],
     limit: usize,
@@ -426,34 +670,26 @@ fn decode_member(
     let body_start = header.len;
     let body = &input[body_start..];
 
-    state.init();
-    // One call for the whole member: the input holds all the deflate data, and with the
-    // non-wrapping flag the inflater writes straight into `out` (back references are limited to
-    // this member's own output, since `out` starts at this member).
-    let (status, in_used, out_len) = miniz_oxide::inflate::core::decompress(
-        state,
-        body,
-        out,
-        0,
-        TINFL_FLAG_USING_NON_WRAPPING_OUTPUT_BUF,
-    );
-    let stop = body_start + in_used.min(body.len());
+    engine.reset();
+    let mut inflated = engine.inflate(body, out);
+    if inflated.status != Status::Done && !E::EXACT_FAILURES {
+        inflated = inflate_with_miniz(body, out);
+    }
+    let Inflated {
+        status,
+        in_used,
+        out_len,
+    } = inflated;
+    let stop = body_start + in_used;
     match status {
-        TINFLStatus::Done => {}
-        TINFLStatus::HasMoreOutput => {
+        Status::Done => {}
+        Status::OutputFull => {
             return Err(GzipError::new(GzipErrorKind::OutputLimit { limit }, stop));
         }
-        // Without TINFL_FLAG_HAS_MORE_INPUT, running out of input is reported as "cannot make
-        // progress"; NeedsMoreInput is listed for completeness.
-        TINFLStatus::FailedCannotMakeProgress | TINFLStatus::NeedsMoreInput => {
-            return Err(GzipError::new(GzipErrorKind::Truncated, body_start));
-        }
-        // Failed (corrupt data); BadParam and Adler32Mismatch cannot happen with these flags, and
-        // any status a later miniz_oxide adds is treated as corrupt data too.
-        _ => return Err(GzipError::new(GzipErrorKind::Inflate, stop)),
+        Status::Truncated => return Err(GzipError::new(GzipErrorKind::Truncated, body_start)),
+        Status::Corrupt => return Err(GzipError::new(GzipErrorKind::Inflate, stop)),
     }
 
-    let out_len = out_len.min(out.len());
     let trailer_start = stop;
     let Some(trailer) = input.get(trailer_start..trailer_start + TRAILER_LEN) else {
         return Err(GzipError::new(GzipErrorKind::Truncated, trailer_start));

@@ -17,6 +17,9 @@
 //!   ([`ProduceEncoder`]).
 //! * `std` (default): `alloc`, plus runtime CPU detection in crc32fast (about 7x faster CRC).
 //! * `snappy` (default): xerial-framed snappy encoding through the `snap` crate.
+//! * `zlib-rs` (not default; implies `std`): the [`gzip::Backend`] `ZlibRs`, zlib-rs through
+//!   flate2 as a faster inflate engine, chosen per iteration with [`DecodeOptions::inflate`] or
+//!   per call with [`gzip::decompress_in`]; miniz_oxide stays the default backend.
 //!
 //! ## Example: decode a FETCH response
 //!

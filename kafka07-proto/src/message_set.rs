@@ -7,6 +7,7 @@
 //! first entry, which is [`ErrorKind::MessageLargerThanFetch`] naming the bytes needed.
 
 use crate::error::{Error, ErrorKind, Layer, Result};
+use crate::gzip::Backend;
 use crate::message::{Crc, CrcStatus, MessageRepr, MessageView, LENGTH_PREFIX};
 
 /// What to do with each message's CRC.
@@ -27,6 +28,9 @@ pub enum CrcPolicy {
 /// use kafka07_proto::{CrcPolicy, DecodeOptions};
 /// let opts = DecodeOptions::default().crc(CrcPolicy::Report).lax(true).max_depth(2);
 /// assert_eq!(opts.crc_policy, CrcPolicy::Report);
+/// // The same, usable in a `const`:
+/// const OPTS: DecodeOptions = DecodeOptions::new().crc(CrcPolicy::Report).lax(true).max_depth(2);
+/// assert_eq!(OPTS, opts);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct DecodeOptions {
@@ -40,20 +44,30 @@ pub struct DecodeOptions {
     pub max_depth: u8,
     /// Most decompressed bytes deep iteration may produce, per wrapper and in total.
     pub max_decompressed: usize,
+    /// The engine deep iteration inflates gzip wrappers with (default miniz_oxide). Every
+    /// backend yields the same messages and errors; see [`Backend`].
+    pub inflate: Backend,
 }
 
 impl Default for DecodeOptions {
     fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl DecodeOptions {
+    /// The default options (as [`Default::default`], usable in `const`): CRCs verified, strict,
+    /// nesting depth 4, 64 MiB of decompressed bytes, the miniz_oxide inflate backend.
+    pub const fn new() -> Self {
         DecodeOptions {
             crc_policy: CrcPolicy::Verify,
             lax: false,
             max_depth: 4,
             max_decompressed: 64 * 1024 * 1024,
+            inflate: Backend::MinizOxide,
         }
     }
-}
 
-impl DecodeOptions {
     /// Sets the CRC policy.
     #[must_use]
     pub const fn crc(mut self, policy: CrcPolicy) -> Self {
@@ -79,6 +93,13 @@ impl DecodeOptions {
     #[must_use]
     pub const fn max_decompressed(mut self, bytes: usize) -> Self {
         self.max_decompressed = bytes;
+        self
+    }
+
+    /// Sets the inflate backend for gzip wrappers.
+    #[must_use]
+    pub const fn inflate(mut self, backend: Backend) -> Self {
+        self.inflate = backend;
         self
     }
 }

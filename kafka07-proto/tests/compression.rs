@@ -47,12 +47,7 @@ fn wrapper(codec: Codec, msgs: &[Vec<u8>]) -> Vec<u8> {
     MessageRepr::with_codec(codec, payload).to_vec().unwrap()
 }
 
-const D: DecodeOptions = DecodeOptions {
-    crc_policy: CrcPolicy::Verify,
-    lax: false,
-    max_depth: 4,
-    max_decompressed: 1 << 24,
-};
+const D: DecodeOptions = DecodeOptions::new().max_decompressed(1 << 24);
 
 #[test]
 fn go_gzip_wrapper_deep() {
