@@ -5,15 +5,26 @@
 //! Ours is measured twice: `DeepCursor` (scratch reused per wrapper, like the baselines'
 //! buffer) and `MessageSet::deep` (all content kept in one scratch), each with the CRCs
 //! verified (the default: wrapper and inner messages) and skipped.
+//!
+//! The optional inflate backend (`gzip::Backend::ZlibRs`, feature `zlib-rs`): `DeepCursor`
+//! with it, CRC verified, against the same miniz_oxide baseline, against raw zlib-rs inflate
+//! (flate2's raw `Decompress`) plus the CRC, and against `DeepCursor` with the default backend;
+//! and raw zlib-rs inflate against raw miniz_oxide inflate.
 
 use criterion::Throughput;
 use kafka07_benches::{inner_bytes, json_lines, sink, wrapped_set, Ratios};
+use kafka07_proto::gzip::Backend;
 use kafka07_proto::{gzip, xerial, Codec, CrcPolicy, DecodeOptions, DeepCursor, MessageSet};
 use miniz_oxide::inflate::core::{decompress, inflate_flags, DecompressorOxide};
 
 /// Deep iteration with `DeepCursor`; returns the payload bytes seen.
 fn cursor(set: &[u8], scratch: &mut [u8], policy: CrcPolicy) -> usize {
-    let opts = DecodeOptions::default().crc(policy);
+    cursor_with(set, scratch, policy, Backend::MinizOxide)
+}
+
+/// [`cursor`] with the given inflate backend.
+fn cursor_with(set: &[u8], scratch: &mut [u8], policy: CrcPolicy, backend: Backend) -> usize {
+    let opts = DecodeOptions::default().crc(policy).inflate(backend);
     let mut cursor = DeepCursor::new(MessageSet::new(set, 0), scratch, opts);
     let mut n = 0;
     while let Some(entry) = cursor.next_entry() {
@@ -52,6 +63,49 @@ fn inflate_and_crc(members: &[&[u8]], state: &mut DecompressorOxide, out: &mut [
         acc ^= crc32fast::hash(&out[..n]);
     }
     acc
+}
+
+/// Each gzip member's raw deflate data.
+fn bodies<'a>(members: &[&'a [u8]]) -> Vec<&'a [u8]> {
+    members
+        .iter()
+        .map(|m| &m[gzip::FIXED_HEADER_LEN..m.len() - gzip::TRAILER_LEN])
+        .collect()
+}
+
+/// Raw miniz_oxide inflate of each deflate body, no CRC; returns the bytes produced.
+fn miniz_inflate(bodies: &[&[u8]], state: &mut DecompressorOxide, out: &mut [u8]) -> usize {
+    let flags = inflate_flags::TINFL_FLAG_USING_NON_WRAPPING_OUTPUT_BUF;
+    bodies
+        .iter()
+        .map(|body| {
+            state.init();
+            decompress(state, body, out, 0, flags).2
+        })
+        .sum()
+}
+
+/// One raw zlib-rs inflate (flate2's raw-deflate `Decompress`, reset per member) of `body`
+/// into `out`; returns the bytes produced.
+fn zlib_inflate_one(body: &[u8], d: &mut flate2::Decompress, out: &mut [u8]) -> usize {
+    d.reset(false);
+    let status = d.decompress(body, out, flate2::FlushDecompress::Finish);
+    assert!(matches!(status, Ok(flate2::Status::StreamEnd)));
+    d.total_out() as usize
+}
+
+/// Raw zlib-rs inflate of each deflate body, no CRC; returns the bytes produced.
+fn zlib_inflate(bodies: &[&[u8]], d: &mut flate2::Decompress, out: &mut [u8]) -> usize {
+    bodies.iter().map(|b| zlib_inflate_one(b, d, out)).sum()
+}
+
+/// Raw zlib-rs inflate of each gzip member's deflate data, plus the CRC of its output (the
+/// zlib-rs counterpart of [`inflate_and_crc`]).
+fn zlib_inflate_and_crc(bodies: &[&[u8]], d: &mut flate2::Decompress, out: &mut [u8]) -> u32 {
+    bodies.iter().fold(0, |acc, b| {
+        let n = zlib_inflate_one(b, d, out);
+        acc ^ crc32fast::hash(&out[..n])
+    })
 }
 
 /// The raw snappy blocks inside each xerial payload.
@@ -99,7 +153,22 @@ fn main() {
     let mut big = vec![0u8; 2 << 20];
     let mut out = vec![0u8; 64 * 1024];
     let mut state = DecompressorOxide::new();
+    let gz_bodies = bodies(&gz_members);
+    let mut zlib = flate2::Decompress::new(false);
     let mut snap_dec = snap::raw::Decoder::new();
+    // The zlib-rs rows decode the same bytes as the miniz_oxide ones.
+    assert_eq!(
+        zlib_inflate_and_crc(&gz_bodies, &mut zlib, &mut out),
+        inflate_and_crc(&gz_members, &mut state, &mut out)
+    );
+    assert_eq!(
+        zlib_inflate(&gz_bodies, &mut zlib, &mut out),
+        miniz_inflate(&gz_bodies, &mut state, &mut out)
+    );
+    assert_eq!(
+        cursor_with(&gz, &mut scratch, CrcPolicy::Verify, Backend::ZlibRs),
+        cursor(&gz, &mut scratch, CrcPolicy::Verify)
+    );
 
     let mut g = c.benchmark_group("deep/gzip");
     g.throughput(Throughput::Bytes(bytes));
@@ -114,6 +183,18 @@ fn main() {
     });
     g.bench_function("raw inflate + CRC", |b| {
         b.iter(|| inflate_and_crc(sink(&gz_members), &mut state, &mut out))
+    });
+    g.bench_function("DeepCursor zlib-rs, CRC verified", |b| {
+        b.iter(|| cursor_with(sink(&gz), &mut scratch, CrcPolicy::Verify, Backend::ZlibRs))
+    });
+    g.bench_function("raw zlib-rs inflate + CRC", |b| {
+        b.iter(|| zlib_inflate_and_crc(sink(&gz_bodies), &mut zlib, &mut out))
+    });
+    g.bench_function("raw miniz_oxide inflate", |b| {
+        b.iter(|| miniz_inflate(sink(&gz_bodies), &mut state, &mut out))
+    });
+    g.bench_function("raw zlib-rs inflate", |b| {
+        b.iter(|| zlib_inflate(sink(&gz_bodies), &mut zlib, &mut out))
     });
     g.finish();
 
@@ -177,6 +258,62 @@ fn main() {
             &mut base,
         );
     }
+    // The zlib-rs inflate backend: against the miniz_oxide baseline above, its own raw
+    // baseline, and the default backend; then the two engines alone.
+    let zlib_cursor = |scratch: &mut [u8]| {
+        sink(cursor_with(
+            sink(&gz),
+            scratch,
+            CrcPolicy::Verify,
+            Backend::ZlibRs,
+        ));
+    };
+    ratios.measure(
+        "deep gzip, DeepCursor zlib-rs, CRC verified",
+        "raw inflate + CRC",
+        bytes,
+        None,
+        || zlib_cursor(&mut scratch),
+        || {
+            sink(inflate_and_crc(sink(&gz_members), &mut state, &mut out));
+        },
+    );
+    ratios.measure(
+        "deep gzip, DeepCursor zlib-rs, CRC verified",
+        "raw zlib-rs inflate + CRC",
+        bytes,
+        Some(0.9),
+        || zlib_cursor(&mut scratch),
+        || {
+            sink(zlib_inflate_and_crc(sink(&gz_bodies), &mut zlib, &mut out));
+        },
+    );
+    {
+        let mut scratch2 = vec![0u8; scratch.len()];
+        ratios.measure(
+            "deep gzip, DeepCursor zlib-rs, CRC verified",
+            "DeepCursor miniz_oxide, CRC verified",
+            bytes,
+            None,
+            || zlib_cursor(&mut scratch),
+            || {
+                sink(cursor(sink(&gz), &mut scratch2, CrcPolicy::Verify));
+            },
+        );
+    }
+    let mut out2 = vec![0u8; out.len()];
+    ratios.measure(
+        "raw zlib-rs inflate",
+        "raw miniz_oxide inflate",
+        bytes,
+        None,
+        || {
+            sink(zlib_inflate(sink(&gz_bodies), &mut zlib, &mut out));
+        },
+        || {
+            sink(miniz_inflate(sink(&gz_bodies), &mut state, &mut out2));
+        },
+    );
     for policy in [CrcPolicy::Verify, CrcPolicy::Skip] {
         let crc = if policy == CrcPolicy::Verify {
             "verified"

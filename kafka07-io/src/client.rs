@@ -114,7 +114,8 @@ fn deep_payloads(set: MessageSet<'_>, scratch: &mut Vec<u8>) -> Result<Vec<Vec<u
     loop {
         let mut out = Vec::new();
         let mut err = None;
-        for m in set.deep(scratch, Default::default()) {
+        let opts = kafka07_proto::DecodeOptions::default().inflate(crate::INFLATE);
+        for m in set.deep(scratch, opts) {
             match m {
                 Ok(m) => out.push(m.message.payload().to_vec()),
                 Err(e) => {

@@ -60,7 +60,8 @@ pub struct ConsumerConfig {
     /// Waits between polls that found no data ([`Consumer::poll_timeout`]); default 10 ms
     /// doubling to 1 s (the reference's `fetcher.backoff.ms`).
     pub backoff: Backoff,
-    /// Decoding options (CRC policy, nesting depth).
+    /// Decoding options (CRC policy, nesting depth, inflate backend; default: the proto
+    /// defaults with the zlib-rs inflate backend).
     pub decode: DecodeOptions,
     /// Most bytes one compressed wrapper may decompress to (default 64 MiB).
     pub max_decompressed: usize,
@@ -74,7 +75,7 @@ impl Default for ConsumerConfig {
             start: StartAt::Earliest,
             on_out_of_range: OffsetReset::Earliest,
             backoff: Backoff::default(),
-            decode: DecodeOptions::default(),
+            decode: DecodeOptions::default().inflate(crate::INFLATE),
             max_decompressed: 64 << 20,
         }
     }

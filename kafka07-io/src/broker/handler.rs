@@ -223,7 +223,9 @@ fn deep_count(set: &[u8], scratch: &mut Vec<u8>, max: usize) -> Result<u64, &'st
     if scratch.is_empty() {
         scratch.resize(64 * 1024, 0);
     }
-    let opts = DecodeOptions::default().max_decompressed(max);
+    let opts = DecodeOptions::default()
+        .max_decompressed(max)
+        .inflate(crate::INFLATE);
     loop {
         match try_deep_count(set, scratch, opts) {
             Ok(n) => return Ok(n),
