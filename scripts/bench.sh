@@ -3,9 +3,10 @@
 # figure is our throughput divided by its physical baseline's (crc32fast, memcpy, a length
 # walk, raw miniz_oxide, raw snap, the one-shot decoder), measured in the same run on the same
 # bytes. Criterion's own Throughput::Bytes figures are printed above the table. See
-# benches/README.md.
+# BENCHMARKS.md.
 #
-#   scripts/bench.sh                  # all four benches (shallow, deep, encode, stream), ~3 min
+#   scripts/bench.sh                  # all six benches (shallow, deep, encode, stream, crc,
+#                                     # scaling), about 3 minutes
 #   scripts/bench.sh deep stream      # some of them
 #
 # Environment: BENCH_LOCK (default /tmp/kafka07-cargo.lock, "none" for no locking) is held
@@ -19,7 +20,7 @@ locked() {
   if [ "$lock" = none ] || ! command -v flock >/dev/null; then "$@"; else flock "$lock" "$@"; fi
 }
 benches=("$@")
-[ ${#benches[@]} -gt 0 ] || benches=(shallow deep encode stream)
+[ ${#benches[@]} -gt 0 ] || benches=(shallow deep encode stream crc scaling)
 
 export CARGO_TERM_COLOR=never
 mkdir -p target

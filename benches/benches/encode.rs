@@ -4,7 +4,7 @@
 //! of the same serialized batches. Throughput counts payload bytes.
 
 use criterion::Throughput;
-use kafka07_benches::{json_lines, plain_set, proto, sink, Ratios};
+use kafka07_benches::{json_lines, plain_set, sink, Ratios};
 use kafka07_proto::{
     emit_set, set_wire_len, wrap, Codec, MessageRepr, ProduceEncoder, ProduceRequest, Request,
 };
@@ -77,14 +77,7 @@ fn main() {
             .map(|s| miniz_oxide::deflate::compress_to_vec(s, 6).len())
             .sum()
     };
-    // The prototype writes exactly what the current API writes.
-    let one = &batches[..1];
     let mut proto_out = Vec::new();
-    proto::encode_plain_in_place(one, &mut proto_out);
-    encode(one, Codec::None, &mut set, &mut out);
-    assert_eq!(proto_out, out, "the prototype's bytes differ");
-    proto::encode_plain_fused(one, &mut proto_out);
-    assert_eq!(proto_out, out, "the fused prototype's bytes differ");
     // The fused encoder writes exactly what the general API writes, for every batch and codec.
     let mut enc = ProduceEncoder::new();
     for codec in [Codec::None, Codec::Gzip, Codec::Snappy] {
@@ -107,12 +100,6 @@ fn main() {
             b.iter(|| encode(sink(&batches), codec, &mut set, &mut out))
         });
     }
-    g.bench_function("produce, none, prototype: set emitted in place", |b| {
-        b.iter(|| proto::encode_plain_in_place(sink(&batches), &mut out))
-    });
-    g.bench_function("produce, none, prototype: fused headers", |b| {
-        b.iter(|| proto::encode_plain_fused(sink(&batches), &mut out))
-    });
     g.bench_function("CRC + memcpy", |b| {
         b.iter(|| crc_and_copy(sink(&batches), &mut copy))
     });
@@ -157,30 +144,6 @@ fn main() {
             },
         );
     }
-    ratios.measure(
-        "encode produce, none, prototype: set emitted in place",
-        "CRC + memcpy",
-        payload_bytes,
-        Some(0.8),
-        || {
-            sink(proto::encode_plain_in_place(sink(&batches), &mut out));
-        },
-        || {
-            sink(crc_and_copy(sink(&batches), &mut copy));
-        },
-    );
-    ratios.measure(
-        "encode produce, none, prototype: fused headers",
-        "CRC + memcpy",
-        payload_bytes,
-        Some(0.8),
-        || {
-            sink(proto::encode_plain_fused(sink(&batches), &mut out));
-        },
-        || {
-            sink(crc_and_copy(sink(&batches), &mut copy));
-        },
-    );
     ratios.measure(
         "encode produce, gzip, ProduceEncoder",
         "raw deflate level 6",

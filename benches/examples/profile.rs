@@ -9,13 +9,13 @@
 //!
 //! Workloads: `shallow-100`, `shallow-1024`, `crc-100`, `crc-1024` (crc32fast per payload),
 //! `skip-100` (CRC skipped), `walk-100` (length walk), `deep-gzip`, `deep-snappy`, `inflate`,
-//! `snap`, `encode-plain`, `encode-plain-proto`, `stream`, `stream-all` (`decode_all`), `one-shot`,
+//! `snap`, `encode-plain`, `stream`, `stream-all` (`decode_all`), `one-shot`,
 //! `crcclone-100` (one cloned `crc32fast::Hasher` per payload), `crcbase-100` (crc32fast's
 //! table-only baseline, what a no_std build without target features gets). Prints instructions'
 //! denominators: the number of messages processed.
 
 use kafka07_benches::{
-    fetch_response, json_lines, plain_set, proto, sink, synthetic_payloads, wrapped_set,
+    fetch_response, json_lines, plain_set, sink, synthetic_payloads, wrapped_set,
 };
 use kafka07_proto::{
     emit_set, set_wire_len, Codec, CrcPolicy, DecodeOptions, DeepCursor, Expect, FetchStream,
@@ -117,22 +117,18 @@ fn main() {
                 }
             }
         }
-        "encode-plain" | "encode-plain-proto" => {
+        "encode-plain" => {
             let batches: Vec<Vec<&[u8]>> = lines.chunks(100).map(<[_]>::to_vec).collect();
             let (mut set, mut out) = (Vec::new(), Vec::new());
             for _ in 0..reps {
-                if what == "encode-plain-proto" {
-                    sink(proto::encode_plain_in_place(&batches, &mut out));
-                } else {
-                    for b in &batches {
-                        let msgs: Vec<MessageRepr<&[u8]>> =
-                            b.iter().map(|p| MessageRepr::new(*p)).collect();
-                        set.resize(set_wire_len(&msgs), 0);
-                        emit_set(&msgs, &mut set).unwrap();
-                        let req = Request::Produce(ProduceRequest::new("bench", 0, &set));
-                        out.resize(req.wire_len(), 0);
-                        sink(req.emit(&mut out).unwrap());
-                    }
+                for b in &batches {
+                    let msgs: Vec<MessageRepr<&[u8]>> =
+                        b.iter().map(|p| MessageRepr::new(*p)).collect();
+                    set.resize(set_wire_len(&msgs), 0);
+                    emit_set(&msgs, &mut set).unwrap();
+                    let req = Request::Produce(ProduceRequest::new("bench", 0, &set));
+                    out.resize(req.wire_len(), 0);
+                    sink(req.emit(&mut out).unwrap());
                 }
                 messages += lines.len();
             }

@@ -15,7 +15,6 @@ use kafka07_proto::{
     emit_set, set_wire_len, wrap, Codec, ErrorCode, FetchResponse, MessageRepr, Response,
 };
 
-pub mod proto;
 pub mod work;
 
 /// The realistic payloads: 1 MiB of JSON access-log lines, one message per line (see
