@@ -8,7 +8,7 @@
 //! ```
 //!
 //! Workloads: `shallow-100`, `shallow-1024`, `crc-100`, `crc-1024` (crc32fast per payload),
-//! `skip-100` (CRC skipped), `walk-100` (length walk), `deep-gzip`, `deep-snappy`, `inflate`,
+//! `skip-100` (CRC skipped), `walk-100` (length walk), `deep-gzip`, `deep-snappy` (100 messages per wrapper; `deep-snappy-1` for 1), `inflate`,
 //! `snap`, `encode-plain`, `stream`, `stream-all` (`decode_all`), `one-shot`,
 //! `crcclone-100` (one cloned `crc32fast::Hasher` per payload), `crcbase-100` (crc32fast's
 //! table-only baseline, what a no_std build without target features gets). Prints instructions'
@@ -95,13 +95,19 @@ fn main() {
                 messages += ranges.len();
             }
         }
-        "deep-gzip" | "deep-snappy" => {
-            let codec = if what == "deep-gzip" {
+        w if w.starts_with("deep-gzip") || w.starts_with("deep-snappy") => {
+            let codec = if w.starts_with("deep-gzip") {
                 Codec::Gzip
             } else {
                 Codec::Snappy
             };
-            let set = wrapped_set(codec, &lines, 100);
+            // `deep-gzip-10`: 10 messages per wrapper (default 100).
+            let per = w
+                .rsplit('-')
+                .next()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(100);
+            let set = wrapped_set(codec, &lines, per);
             let mut scratch = vec![0u8; 64 * 1024];
             for _ in 0..reps {
                 let mut c = DeepCursor::new(
