@@ -105,7 +105,7 @@ pub fn crc32(payload: &[u8]) -> u32 {
 ///
 /// `crc32fast::hash` builds a new `Hasher` per call, and with the `std` feature that runs the
 /// runtime CPU detection each time: about 40 instructions per call, a fifth of the whole cost
-/// of a 100-byte payload (benches/README.md, "small-buffer CRC"). Iterators keep one of these
+/// of a 100-byte payload (BENCHMARKS.md, "the small-buffer path"). Iterators keep one of these
 /// and clone it instead; the result is identical.
 #[derive(Clone, Debug)]
 pub(crate) struct Crc(crc32fast::Hasher);
