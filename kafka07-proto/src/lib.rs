@@ -13,8 +13,8 @@
 //!
 //! * none: views, shallow and deep iteration (gzip and snappy decoding included), framing,
 //!   emitting into caller slices.
-//! * `alloc`: `to_vec()`, owned reprs, gzip encoding ([`wrap`]), the fused PRODUCE encoder
-//!   ([`ProduceEncoder`]).
+//! * `alloc`: `to_vec()`, owned reprs, gzip encoding (`wrap`), the fused PRODUCE encoder
+//!   (`ProduceEncoder`).
 //! * `std` (default): `alloc`, plus runtime CPU detection in crc32fast (about 7x faster CRC).
 //! * `snappy` (default): xerial-framed snappy encoding through the `snap` crate.
 //! * `zlib-rs` (not default; implies `std`): the [`gzip::Backend`] `ZlibRs`, zlib-rs through

@@ -28,8 +28,8 @@ pub const XERIAL_MAGIC: [u8; 8] = [0x82, b'S', b'N', b'A', b'P', b'P', b'Y', 0];
 /// Length of the xerial stream header: magic, version, compatible version.
 pub const HEADER_LEN: usize = 16;
 
-/// Uncompressed bytes per chunk written by `SnappyOutputStream` (and by
-/// [`compress`]).
+/// Uncompressed bytes per chunk written by `SnappyOutputStream` (and by `compress`, with
+/// the `snappy` feature).
 pub const CHUNK_SIZE: usize = 32 * 1024;
 
 /// The version fields of a xerial stream header.
