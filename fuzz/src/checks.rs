@@ -6,6 +6,17 @@
 //! through exactly the same checks. Only `kafka07_proto`, `snap`, `flate2` and `std` are used:
 //! the file builds in both places, on stable.
 //!
+//! `#[cfg(feature = "zlib-rs")]` means "kafka07-proto has its `zlib-rs` feature" in both
+//! places: in the fuzz crate it is the crate's own (default) feature `zlib-rs`, which turns on
+//! `kafka07-proto/zlib-rs`; in the replay it is kafka07-proto's own feature (an integration
+//! test sees its package's features), off in `cargo test -p kafka07-proto` and on in
+//! `cargo test --workspace` (kafka07-io turns it on). With it, the `gzip`, `deep` and
+//! `deep_cursor` checks also run everything through `gzip::Backend::ZlibRs` and require the
+//! default backend's (miniz_oxide's) results exactly. `#[cfg(feature = "snappy")]` works the
+//! same way (the fuzz crate's default feature `snappy` turns on kafka07-proto's; the replay
+//! sees kafka07-proto's, a default): it gates `xerial::compress`, so that the replay also
+//! builds with `--no-default-features --features alloc`.
+//!
 //! Every check takes the raw fuzz input, splits off a few parameter bytes at the front (the
 //! layout is in each function's documentation; missing bytes read as zero), and panics when
 //! an oracle fails. "Never falls over" is the baseline (no panic, no overflow, no endless
@@ -650,6 +661,29 @@ fn prefix_unless_resource(small: &Run, big: &Run, same_error: fn(&Error, &Error)
     }
 }
 
+/// `opts` with the zlib-rs inflate backend, when there is one (the feature `zlib-rs`: the
+/// fuzz crate's, which turns on kafka07-proto's; kafka07-proto's own in its `fuzz_regressions`
+/// replay).
+#[cfg(feature = "zlib-rs")]
+fn with_zlib_rs(opts: DecodeOptions) -> Option<DecodeOptions> {
+    Some(opts.inflate(gzip::Backend::ZlibRs))
+}
+
+/// Without the feature `zlib-rs` there is only the default inflate backend.
+#[cfg(not(feature = "zlib-rs"))]
+fn with_zlib_rs(_opts: DecodeOptions) -> Option<DecodeOptions> {
+    None
+}
+
+/// The inflate backends' promise: `walk` with the zlib-rs backend yields what it yields with
+/// the default one (`run`, miniz_oxide) — the same messages, offsets, positions and CRC
+/// statuses, the same error, the same stop and position.
+fn same_with_zlib_rs(run: &Run, opts: DecodeOptions, walk: impl FnOnce(DecodeOptions) -> Run) {
+    if let Some(zlib) = with_zlib_rs(opts) {
+        assert_eq!(walk(zlib), *run, "the zlib-rs inflate backend differs");
+    }
+}
+
 /// Deep iteration (`MessageSet::deep`) of a message set with small scratch and a low
 /// `max_decompressed`.
 ///
@@ -657,12 +691,15 @@ fn prefix_unless_resource(small: &Run, big: &Run, same_error: fn(&Error, &Error)
 /// [scratch: u16 BE][max decompressed: u16 BE, 0xffff = none][base offset: u32 BE][set]`.
 ///
 /// Checks: the yielded messages' views, CRC statuses and depths; the reference offset rules
-/// against a shallow walk of the same set; lax against strict; and the same set with ample
-/// scratch (resources only ever end the walk early, with a clean resource error).
+/// against a shallow walk of the same set; lax against strict; the same set with ample
+/// scratch (resources only ever end the walk early, with a clean resource error); and, with
+/// the feature `zlib-rs`, that the zlib-rs inflate backend yields exactly what the default
+/// one does, both with the input's resources and options and with ample ones.
 pub fn deep(data: &[u8]) {
     let (p, set) = split::<10>(data);
     let (opts, scratch_len, base) = deep_params(&p);
     let run = run_deep(set, base, opts, scratch_len);
+    same_with_zlib_rs(&run, opts, |o| run_deep(set, base, o, scratch_len));
     let strict = if opts.lax {
         let strict = run_deep(set, base, opts.lax(false), scratch_len);
         lax_matches_strict(&strict, &run);
@@ -674,6 +711,7 @@ pub fn deep(data: &[u8]) {
     deep_matches_shallow(&strict, &shallow);
     let ample = opts.lax(false).max_decompressed(usize::MAX);
     let big = run_deep(set, base, ample, BIG_SCRATCH);
+    same_with_zlib_rs(&big, ample, |o| run_deep(set, base, o, BIG_SCRATCH));
     prefix_unless_resource(&strict, &big, |a, b| a == b);
 }
 
@@ -736,11 +774,14 @@ fn run_cursor(set: &[u8], base: u64, opts: DecodeOptions, scratch_len: usize) ->
 /// Layout: as [`deep`]. Checks: the yielded messages, and in strict mode that the cursor
 /// yields what `MessageSet::deep` with ample scratch yields for the whole set, errors
 /// included, at set positions (the `deep_cursor_error_offsets` regression); resources only
-/// ever end it early, with a resource error.
+/// ever end it early, with a resource error; and, with the feature `zlib-rs`, that the cursor
+/// yields exactly the same with the zlib-rs inflate backend (one inflater, shared by all the
+/// entries).
 pub fn deep_cursor(data: &[u8]) {
     let (p, set) = split::<10>(data);
     let (opts, scratch_len, base) = deep_params(&p);
     let cursor = run_cursor(set, base, opts, scratch_len);
+    same_with_zlib_rs(&cursor, opts, |o| run_cursor(set, base, o, scratch_len));
     if !opts.lax {
         let ample = opts.max_decompressed(usize::MAX);
         let big = run_deep(set, base, ample, BIG_SCRATCH);
@@ -1433,14 +1474,68 @@ fn flate2_members(input: &[u8]) -> Result<(Vec<u8>, usize, usize), String> {
     }
 }
 
-/// The gzip decoder: `gzip::parse_header`, `gzip::decompress` and `decompress_with`.
+/// The second inflate backend, `gzip::Backend::ZlibRs`, against the default one (miniz_oxide,
+/// through `decompress` / `decompress_with`): one `Inflater`, reused for every call on one
+/// input (a failed or half-decoded member must leave nothing behind), must give the same
+/// `Result` (`GzipInfo`, or the error's kind and offset) and, on success, the same output
+/// bytes. Without the feature `zlib-rs` (of the fuzz crate, which turns on kafka07-proto's;
+/// of kafka07-proto itself in its `fuzz_regressions` replay) there is no second backend and
+/// this checks nothing.
+struct ZlibRs {
+    #[cfg(feature = "zlib-rs")]
+    inflater: gzip::Inflater,
+}
+
+impl ZlibRs {
+    fn new() -> Self {
+        ZlibRs {
+            #[cfg(feature = "zlib-rs")]
+            inflater: gzip::Inflater::new(gzip::Backend::ZlibRs),
+        }
+    }
+
+    /// Decodes `input` into `cap` bytes with the zlib-rs inflater; `expected` and `out` are
+    /// what miniz_oxide gave with the same room.
+    fn agrees(
+        &mut self,
+        input: &[u8],
+        cap: usize,
+        expected: Result<gzip::GzipInfo, gzip::GzipError>,
+        out: &[u8],
+    ) {
+        #[cfg(feature = "zlib-rs")]
+        {
+            let mut z = vec![0u8; cap];
+            let r = gzip::decompress_in(&mut self.inflater, input, &mut z);
+            assert_eq!(
+                r, expected,
+                "zlib-rs and miniz_oxide differ (output room {cap})"
+            );
+            if let Ok(info) = r {
+                let n = info.output_len;
+                assert!(
+                    z[..n] == out[..n],
+                    "zlib-rs and miniz_oxide decode different bytes"
+                );
+            }
+        }
+        #[cfg(not(feature = "zlib-rs"))]
+        let _ = (self, input, cap, expected, out);
+    }
+}
+
+/// The gzip decoder: `gzip::parse_header`, `gzip::decompress`, `decompress_with` and (feature
+/// `zlib-rs`) `decompress_in` with the zlib-rs backend.
 ///
 /// Layout: `[output limit: u16 BE][gzip stream]`.
 ///
 /// Checks: header fields against the bytes; `decompress_with` with a dirty state answers as
 /// `decompress`; an accepted stream decodes to the same bytes, members and trailing count
-/// with more room and with `flate2`; errors point inside the input; and our encoder's output
-/// decodes back to the input.
+/// with more room, with exactly its output size and with `flate2`; errors point inside the
+/// input; our encoder's output decodes back to the input; and the zlib-rs backend gives the
+/// same result and bytes as miniz_oxide on every one of these calls ([`ZlibRs`]): the second
+/// half of the input, the input at the limit, with more room, with the exact room, and our
+/// encoder's output.
 pub fn gzip_decode(data: &[u8]) {
     let (p, input) = split::<2>(data);
     let limit = usize::from(be16(&p));
@@ -1472,14 +1567,18 @@ pub fn gzip_decode(data: &[u8]) {
         }
         Err(e) => assert!(e.offset <= input.len(), "{e}"),
     }
+    let mut zlib = ZlibRs::new();
     let mut out = vec![0u8; limit];
     let result = gzip::decompress(input, &mut out);
     // A state left dirty by another stream answers the same.
     let mut state = gzip::DecompressorOxide::new();
     let mut other = vec![0u8; 256];
-    let _ = gzip::decompress_with(&mut state, &input[input.len() / 2..], &mut other);
+    let half = &input[input.len() / 2..];
+    let partial = gzip::decompress_with(&mut state, half, &mut other);
+    zlib.agrees(half, 256, partial, &other);
     let mut again = vec![0u8; limit];
     assert_eq!(gzip::decompress_with(&mut state, input, &mut again), result);
+    zlib.agrees(input, limit, result, &out);
     match result {
         Ok(info) => {
             assert!(header.is_ok());
@@ -1490,6 +1589,11 @@ pub fn gzip_decode(data: &[u8]) {
             let mut roomy = vec![0u8; limit + 4096];
             assert_eq!(gzip::decompress(input, &mut roomy), Ok(info), "more room");
             assert_eq!(roomy[..n], out[..n]);
+            zlib.agrees(input, limit + 4096, Ok(info), &roomy);
+            // The exact output size is enough, for either backend.
+            let mut exact = vec![0u8; n];
+            assert_eq!(gzip::decompress(input, &mut exact), Ok(info), "exact fit");
+            zlib.agrees(input, n, Ok(info), &exact);
             let reference = flate2_members(input)
                 .unwrap_or_else(|e| panic!("we accept a stream flate2 rejects: {e}"));
             assert_eq!(reference, (out[..n].to_vec(), info.members, info.trailing));
@@ -1504,7 +1608,9 @@ pub fn gzip_decode(data: &[u8]) {
     let mut gz = Vec::new();
     gzip::compress(input, &mut gz);
     let mut back = vec![0u8; input.len()];
-    let info = gzip::decompress(&gz, &mut back).expect("our own gzip decodes");
+    let own = gzip::decompress(&gz, &mut back);
+    zlib.agrees(&gz, input.len(), own, &back);
+    let info = own.expect("our own gzip decodes");
     assert_eq!(
         (info.output_len, info.members, info.trailing),
         (input.len(), 1, 0)
@@ -1542,7 +1648,8 @@ fn reference_xerial(payload: &[u8]) -> Result<Vec<u8>, ()> {
 /// Layout: `[output limit: u16 BE][payload]`. Checks: detection against the magic; the
 /// declared length against what decoding writes; accept/reject and output against the
 /// snappy-java rules written out independently with `snap` for the blocks (when the output
-/// fits); errors point inside the payload; our encoder's output decodes back.
+/// fits); errors point inside the payload; our encoder's output decodes back (feature
+/// `snappy`).
 pub fn xerial_decode(data: &[u8]) {
     let (p, payload) = split::<2>(data);
     let limit = usize::from(be16(&p));
@@ -1586,14 +1693,18 @@ pub fn xerial_decode(data: &[u8]) {
             ),
         }
     }
-    let mut stream = Vec::new();
-    xerial::compress(payload, &mut stream);
-    let mut back = vec![0u8; payload.len()];
-    assert_eq!(
-        xerial::decompress(&stream, &mut back).map(|(n, _)| n),
-        Ok(payload.len())
-    );
-    assert_eq!(back, payload);
+    // Our encoder (kafka07-proto's feature `snappy`; see the module docs for the cfg).
+    #[cfg(feature = "snappy")]
+    {
+        let mut stream = Vec::new();
+        xerial::compress(payload, &mut stream);
+        let mut back = vec![0u8; payload.len()];
+        assert_eq!(
+            xerial::decompress(&stream, &mut back).map(|(n, _)| n),
+            Ok(payload.len())
+        );
+        assert_eq!(back, payload);
+    }
 }
 
 /// Largest declared output the snappy differential decodes (larger ones are checked for a
