@@ -164,11 +164,14 @@ impl<'a> MessageSet<'a> {
     ///
     /// ```
     /// use kafka07_proto::{wrap, Codec, DecodeOptions, MessageRepr, MessageSet};
-    /// let w = wrap(Codec::Snappy, &[MessageRepr::new(&b"hello"[..])])?.unwrap().to_vec()?;
+    /// let w = wrap(Codec::Gzip, &[MessageRepr::new(&b"hello"[..])])?.unwrap().to_vec()?;
     /// let mut arena = bumpalo::Bump::new();
     /// for _fetch in 0..3 {
-    ///     let n = MessageSet::new(&w, 0).deep_in(&arena, DecodeOptions::default()).count();
-    ///     assert_eq!(n, 1);
+    ///     let got: Vec<Vec<u8>> = MessageSet::new(&w, 0)
+    ///         .deep_in(&arena, DecodeOptions::default())
+    ///         .map(|m| m.map(|m| m.message.payload().to_vec()))
+    ///         .collect::<Result<_, _>>()?;
+    ///     assert_eq!(got, [b"hello".to_vec()]);
     ///     arena.reset();
     /// }
     /// # Ok::<(), kafka07_proto::Error>(())
