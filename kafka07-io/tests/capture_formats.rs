@@ -451,8 +451,9 @@ fn file_ending_inside_a_record_keeps_what_came_before() {
     assert!(matches!(evs.last(), Some(CaptureEvent::Close { .. })));
 }
 
-#[test]
-fn corrupt_pcapng_block_is_skipped() {
+/// A pcapng of three client packets ("one", "two", "three") whose second enhanced packet
+/// block claims a captured length (5000, at byte 20 of the block) larger than the block.
+fn pcapng_with_corrupt_second_packet() -> Vec<u8> {
     let f = Flow::eth("10.0.0.1:40000", "10.0.0.2:9092");
     let frames = [
         (Timestamp::new(1, 0), f.c(1, 1, psh(), b"one")),
@@ -461,12 +462,17 @@ fn corrupt_pcapng_block_is_skipped() {
     ];
     let mut file = Vec::new();
     write_pcapng(&mut file, linktype::ETHERNET, &frames).unwrap();
-    // Blocks: SHB (28) + IDB (32), then EPBs. Make the second EPB's caplen
-    // exceed its block.
+    // Blocks: SHB (28) + IDB (32), then EPBs.
     let first_epb = 28 + 32;
     let first_len = u32::from_le_bytes(file[first_epb + 4..first_epb + 8].try_into().unwrap());
     let second = first_epb + first_len as usize;
     file[second + 20..second + 24].copy_from_slice(&5000u32.to_le_bytes());
+    file
+}
+
+#[test]
+fn corrupt_pcapng_block_is_skipped() {
+    let file = pcapng_with_corrupt_second_packet();
     let evs = events(&file);
     assert!(
         evs.iter().any(|e| matches!(
@@ -482,8 +488,11 @@ fn corrupt_pcapng_block_is_skipped() {
     assert_eq!(up.bytes, b"onethree");
     assert_eq!(up.gaps.len(), 1);
     // A packet on an undescribed interface is skipped as well.
+    let f = Flow::eth("10.0.0.1:40000", "10.0.0.2:9092");
+    let one = [(Timestamp::new(1, 0), f.c(1, 1, psh(), b"one"))];
+    let first_epb = 28 + 32; // after the SHB (28) and the IDB (32)
     let mut file2 = Vec::new();
-    write_pcapng(&mut file2, linktype::ETHERNET, &frames[..1]).unwrap();
+    write_pcapng(&mut file2, linktype::ETHERNET, &one).unwrap();
     file2[first_epb + 8..first_epb + 12].copy_from_slice(&3u32.to_le_bytes());
     assert_eq!(
         events(&file2),
@@ -827,19 +836,7 @@ fn pcapng_block_length_below_twelve_is_fatal_at_every_read_size() {
 /// exhausted, and `pcap-parser` then reports its end as `UnexpectedEof`).
 #[test]
 fn pcapng_corrupt_packet_block_is_skipped_at_every_read_size() {
-    let f = Flow::eth("10.0.0.1:40000", "10.0.0.2:9092");
-    let frames = [
-        (Timestamp::new(1, 0), f.c(1, 1, psh(), b"one")),
-        (Timestamp::new(2, 0), f.c(4, 1, psh(), b"two")),
-        (Timestamp::new(3, 0), f.c(7, 1, psh(), b"three")),
-    ];
-    let mut file = Vec::new();
-    write_pcapng(&mut file, linktype::ETHERNET, &frames).unwrap();
-    // The second EPB's captured length (at 20) exceeds its block.
-    let first_epb = 28 + 32;
-    let first_len = u32::from_le_bytes(file[first_epb + 4..first_epb + 8].try_into().unwrap());
-    let second = first_epb + first_len as usize;
-    file[second + 20..second + 24].copy_from_slice(&5000u32.to_le_bytes());
+    let file = pcapng_with_corrupt_second_packet();
     let run = read_every_way(&file);
     assert!(run.error.is_none(), "{:?}", run.error);
     let evs: Vec<CaptureEvent> = run.items.into_iter().map(Result::unwrap).collect();
