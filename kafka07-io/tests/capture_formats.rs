@@ -579,6 +579,20 @@ struct Run {
     stats: kafka07_io::capture::CaptureStats,
 }
 
+impl Run {
+    /// Asserts the read ended with `CaptureError::Corrupt` with these values.
+    fn assert_corrupt(&self, offset: usize, frame_index: u64, detail: &str) {
+        match &self.error {
+            Some(CaptureError::Corrupt {
+                offset: o,
+                frame_index: f,
+                detail: d,
+            }) => assert_eq!((*o, *f, d.as_str()), (offset as u64, frame_index, detail)),
+            other => panic!("expected Corrupt at {offset} ({detail}), got {other:?}"),
+        }
+    }
+}
+
 fn read_run<R: Read>(input: R) -> Run {
     let mut reader = CaptureReader::new(input).expect("open capture");
     let mut items = Vec::new();
@@ -710,21 +724,11 @@ fn pcapng_second_section_with_bad_byte_order_magic_is_fatal_at_every_read_size()
     let mut file = first.clone();
     file.extend_from_slice(&second);
     let run = read_every_way(&file);
-    match &run.error {
-        Some(CaptureError::Corrupt {
-            offset,
-            frame_index,
-            detail,
-        }) => {
-            assert_eq!(*offset, first.len() as u64);
-            assert_eq!(*frame_index, 1);
-            assert_eq!(
-                detail,
-                "section header block: byte-order magic a9 3c 2b 1a is not 1a2b3c4d"
-            );
-        }
-        other => panic!("{other:?}"),
-    }
+    run.assert_corrupt(
+        first.len(),
+        1,
+        "section header block: byte-order magic a9 3c 2b 1a is not 1a2b3c4d",
+    );
     let evs: Vec<&CaptureEvent> = run.items.iter().filter_map(|i| i.as_ref().ok()).collect();
     // The first section's frame, then the error, then only the flush.
     assert!(matches!(
@@ -763,18 +767,7 @@ fn pcapng_second_section_with_bad_byte_order_magic_is_fatal_at_every_read_size()
     let mut file = first.clone();
     file.extend_from_slice(&short);
     let run = read_every_way(&file);
-    match &run.error {
-        Some(CaptureError::Corrupt {
-            offset,
-            frame_index,
-            detail,
-        }) => {
-            assert_eq!(*offset, first.len() as u64);
-            assert_eq!(*frame_index, 1);
-            assert_eq!(detail, "section header block length 24 is invalid");
-        }
-        other => panic!("{other:?}"),
-    }
+    run.assert_corrupt(first.len(), 1, "section header block length 24 is invalid");
     assert_eq!(run.stats.frames, 1);
     assert_eq!(run.stats.skipped, 0);
 
@@ -807,24 +800,11 @@ fn pcapng_block_length_below_twelve_is_fatal_at_every_read_size() {
         file.extend_from_slice(&len.to_le_bytes());
         file.extend_from_slice(&[0; 20]);
         let run = read_every_way(&file);
-        match &run.error {
-            Some(CaptureError::Corrupt {
-                offset,
-                frame_index,
-                detail,
-            }) => {
-                assert_eq!(*offset, at as u64, "type {block_type:#x}");
-                assert_eq!(*frame_index, 1, "type {block_type:#x}");
-                assert_eq!(
-                    *detail,
-                    format!(
-                        "block type {block_type:#x}: block length {len} is below the \
-                         12-byte minimum"
-                    )
-                );
-            }
-            other => panic!("type {block_type:#x} length {len}: {other:?}"),
-        }
+        run.assert_corrupt(
+            at,
+            1,
+            &format!("block type {block_type:#x}: block length {len} is below the 12-byte minimum"),
+        );
         assert_eq!(run.stats.frames, 1);
         assert_eq!(run.stats.bytes_delivered, 3);
     }
