@@ -12,9 +12,12 @@
 //! and raw zlib-rs inflate against raw miniz_oxide inflate.
 
 use criterion::Throughput;
+use kafka07_benches::work::{
+    deep_cursor, inflate_and_crc, snap_blocks, snappy_blocks, wrapper_payloads,
+};
 use kafka07_benches::{inner_bytes, json_lines, sink, wrapped_set, Ratios};
 use kafka07_proto::gzip::Backend;
-use kafka07_proto::{gzip, xerial, Codec, CrcPolicy, DecodeOptions, DeepCursor, MessageSet};
+use kafka07_proto::{gzip, Codec, CrcPolicy, DecodeOptions, MessageSet};
 use miniz_oxide::inflate::core::{decompress, inflate_flags, DecompressorOxide};
 
 /// Deep iteration with `DeepCursor`; returns the payload bytes seen.
@@ -24,15 +27,11 @@ fn cursor(set: &[u8], scratch: &mut [u8], policy: CrcPolicy) -> usize {
 
 /// [`cursor`] with the given inflate backend.
 fn cursor_with(set: &[u8], scratch: &mut [u8], policy: CrcPolicy, backend: Backend) -> usize {
-    let opts = DecodeOptions::default().crc(policy).inflate(backend);
-    let mut cursor = DeepCursor::new(MessageSet::new(set, 0), scratch, opts);
-    let mut n = 0;
-    while let Some(entry) = cursor.next_entry() {
-        for m in entry.expect("valid") {
-            n += m.expect("valid").message.payload().len();
-        }
-    }
-    n
+    deep_cursor(
+        set,
+        scratch,
+        DecodeOptions::default().crc(policy).inflate(backend),
+    )
 }
 
 /// Deep iteration with `MessageSet::deep`; returns the payload bytes seen.
@@ -42,27 +41,6 @@ fn whole(set: &[u8], scratch: &mut [u8], policy: CrcPolicy) -> usize {
         .deep(scratch, opts)
         .map(|m| m.expect("valid").message.payload().len())
         .sum()
-}
-
-/// The wrappers' payloads.
-fn payloads(set: &[u8]) -> Vec<&[u8]> {
-    MessageSet::new(set, 0)
-        .shallow()
-        .map(|m| m.expect("valid").message.payload())
-        .collect()
-}
-
-/// Raw inflate of each gzip member's deflate data, plus the CRC of its output.
-fn inflate_and_crc(members: &[&[u8]], state: &mut DecompressorOxide, out: &mut [u8]) -> u32 {
-    let mut acc = 0;
-    for m in members {
-        let body = &m[gzip::FIXED_HEADER_LEN..m.len() - gzip::TRAILER_LEN];
-        state.init();
-        let flags = inflate_flags::TINFL_FLAG_USING_NON_WRAPPING_OUTPUT_BUF;
-        let (_, _, n) = decompress(state, body, out, 0, flags);
-        acc ^= crc32fast::hash(&out[..n]);
-    }
-    acc
 }
 
 /// Each gzip member's raw deflate data.
@@ -108,28 +86,6 @@ fn zlib_inflate_and_crc(bodies: &[&[u8]], d: &mut flate2::Decompress, out: &mut 
     })
 }
 
-/// The raw snappy blocks inside each xerial payload.
-fn blocks(payloads: &[&[u8]]) -> Vec<Vec<u8>> {
-    let mut out = Vec::new();
-    for p in payloads {
-        let mut pos = xerial::HEADER_LEN;
-        while let Some(len) = p.get(pos..pos + 4) {
-            let n = u32::from_be_bytes([len[0], len[1], len[2], len[3]]) as usize;
-            out.push(p[pos + 4..pos + 4 + n].to_vec());
-            pos += 4 + n;
-        }
-    }
-    out
-}
-
-/// Raw `snap` decompression of each block.
-fn snap_blocks(blocks: &[Vec<u8>], dec: &mut snap::raw::Decoder, out: &mut [u8]) -> usize {
-    blocks
-        .iter()
-        .map(|b| dec.decompress(b, out).expect("valid"))
-        .sum()
-}
-
 /// Raw `snap` decompression of each block plus one crc32fast pass over its output (the work
 /// of a decoder that verifies one checksum over what it decompresses).
 fn snap_blocks_crc(blocks: &[Vec<u8>], dec: &mut snap::raw::Decoder, out: &mut [u8]) -> u32 {
@@ -147,8 +103,8 @@ fn main() {
     let sn = wrapped_set(Codec::Snappy, &lines, 100);
     let bytes = inner_bytes(&gz);
     assert_eq!(bytes, inner_bytes(&sn));
-    let gz_members = payloads(&gz);
-    let sn_blocks = blocks(&payloads(&sn));
+    let gz_members = wrapper_payloads(&gz);
+    let sn_blocks = snappy_blocks(&wrapper_payloads(&sn));
     let mut scratch = vec![0u8; 64 * 1024];
     let mut big = vec![0u8; 2 << 20];
     let mut out = vec![0u8; 64 * 1024];
