@@ -10,6 +10,7 @@ use anyhow::Context as _;
 use clap::ValueEnum;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use kafka07::dump::json::{JsonWriter, PayloadEncoding};
+use kafka07::dump::render::{Render, Writer};
 use kafka07::dump::text::{TextOptions, TextWriter};
 use kafka07::dump::{
     decode_bytes, decode_path, decode_raw_pair, event, Counter, DecodeConfig, DumpError, Event,
@@ -374,22 +375,7 @@ trait OutputSink {
     fn finish_out(self: Box<Self>) -> io::Result<()>;
 }
 
-impl<W: Write> OutputSink for TextWriter<W> {
-    fn as_sink(&mut self) -> &mut dyn Sink {
-        self
-    }
-    fn broken_pipe(&self) -> bool {
-        self.error().is_some_and(is_broken_pipe)
-    }
-    fn flush_out(&mut self) {
-        self.flush();
-    }
-    fn finish_out(self: Box<Self>) -> io::Result<()> {
-        (*self).finish().map(drop)
-    }
-}
-
-impl<W: Write> OutputSink for JsonWriter<W> {
+impl<W: Write, R: Render> OutputSink for Writer<W, R> {
     fn as_sink(&mut self) -> &mut dyn Sink {
         self
     }

@@ -286,6 +286,14 @@ pub struct MessageEvent<'a> {
     /// The payload (for a wrapper: its compressed bytes).
     #[serde(skip)]
     pub payload: &'a [u8],
+    /// True for a message found inside a compressed wrapper whose own CRC did not match
+    /// (the wrapper inflated, but its bytes are suspect); absent when false.
+    #[serde(skip_serializing_if = "is_false")]
+    pub in_bad_crc_wrapper: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// Bytes of a stream that the capture does not have.
@@ -409,6 +417,12 @@ pub struct SegmentEvent {
     pub messages: u64,
     /// Messages found inside compressed wrappers (with `--deep`).
     pub inner_messages: u64,
+    /// Top-level entries shown after the recovery point: the walk goes on past an entry
+    /// whose CRC does not match (CRC policies `report` and `skip`), since its length still
+    /// delimits it.
+    pub messages_after_tail: u64,
+    /// Messages shown with a CRC that does not match (top level and inner).
+    pub crc_errors: u64,
     /// Length of the valid prefix.
     pub valid_bytes: u64,
     /// `base_offset + valid_bytes`.
@@ -606,33 +620,5 @@ pub trait Sink {
 impl<F: FnMut(&Event<'_>)> Sink for F {
     fn event(&mut self, event: &Event<'_>) {
         self(event)
-    }
-}
-
-/// A sink that turns events into owned JSON values, for tests and tools.
-///
-/// ```
-/// use kafka07::dump::{decode_raw, DecodeConfig, Direction, JsonCollector};
-/// // Spec §12.2: FETCH "test"/0 offset 0 max 1 MiB.
-/// let bytes = [0, 0, 0, 0x18, 0, 1, 0, 4, b't', b'e', b's', b't', 0, 0, 0, 0,
-///              0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10, 0, 0];
-/// let mut out = JsonCollector::default();
-/// decode_raw(&bytes, Some(Direction::Requests), &DecodeConfig::default(), &mut out);
-/// assert_eq!(out.values[0]["type"], "request");
-/// assert_eq!(out.values[0]["topic"], "test");
-/// assert_eq!(out.values[0]["max_size"], 1_048_576);
-/// ```
-#[derive(Debug, Default)]
-pub struct JsonCollector {
-    /// The events, as the JSON renderer writes them (payloads in hex).
-    pub values: Vec<serde_json::Value>,
-}
-
-impl Sink for JsonCollector {
-    fn event(&mut self, event: &Event<'_>) {
-        self.values.push(super::json::to_value(
-            event,
-            super::json::PayloadEncoding::Hex,
-        ));
     }
 }

@@ -6,13 +6,13 @@
 //! payloads are written as hex or base64 in `payload`, with `payload_encoding` saying which.
 //! The schema is documented in `docs/CLI.md`; fields are only ever added.
 
-use std::io::{self, Write};
+use std::io::Write;
 
 use base64::Engine as _;
 use serde_json::Value;
 
-use super::event::Event;
-use super::Sink;
+use super::event::{Event, Sink};
+use super::render::{Render, Writer};
 
 /// How message payloads are written.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -61,57 +61,26 @@ pub fn to_value(event: &Event<'_>, payload: PayloadEncoding) -> Value {
     v
 }
 
-/// A [`Sink`] writing JSON Lines to `W`.
-///
-/// Write errors are kept (see [`error`](Self::error)); after one, nothing more is written.
-#[derive(Debug)]
-pub struct JsonWriter<W: Write> {
-    out: W,
+/// Turns events into JSON Lines: each object gets a `file` field, the path of the last
+/// [`Input`](Event::Input) event seen.
+#[derive(Clone, Debug, Default)]
+pub struct JsonRenderer {
     payload: PayloadEncoding,
     file: String,
-    error: Option<io::Error>,
 }
 
-impl<W: Write> JsonWriter<W> {
-    /// A writer with the given payload encoding.
-    pub fn new(out: W, payload: PayloadEncoding) -> Self {
-        JsonWriter {
-            out,
+impl JsonRenderer {
+    /// A renderer with the given payload encoding.
+    pub fn new(payload: PayloadEncoding) -> Self {
+        JsonRenderer {
             payload,
             file: String::new(),
-            error: None,
         }
-    }
-
-    /// The first write error, if any.
-    pub fn error(&self) -> Option<&io::Error> {
-        self.error.as_ref()
-    }
-
-    /// Flushes the output (a failure is kept like a write error).
-    pub fn flush(&mut self) {
-        if self.error.is_none() {
-            if let Err(e) = self.out.flush() {
-                self.error = Some(e);
-            }
-        }
-    }
-
-    /// Flushes and returns the output, or the first write error.
-    pub fn finish(mut self) -> io::Result<W> {
-        if let Some(e) = self.error.take() {
-            return Err(e);
-        }
-        self.out.flush()?;
-        Ok(self.out)
     }
 }
 
-impl<W: Write> Sink for JsonWriter<W> {
-    fn event(&mut self, event: &Event<'_>) {
-        if self.error.is_some() {
-            return;
-        }
+impl Render for JsonRenderer {
+    fn render(&mut self, event: &Event<'_>) -> String {
         if let Event::Input(i) = event {
             self.file.clone_from(&i.path);
         }
@@ -119,11 +88,43 @@ impl<W: Write> Sink for JsonWriter<W> {
         if let Value::Object(map) = &mut v {
             map.insert("file".into(), Value::String(self.file.clone()));
         }
-        let r = serde_json::to_writer(&mut self.out, &v)
-            .map_err(io::Error::from)
-            .and_then(|()| self.out.write_all(b"\n"));
-        if let Err(e) = r {
-            self.error = Some(e);
-        }
+        v.to_string()
+    }
+}
+
+/// A [`Sink`] writing JSON Lines to `W` (the shared [`Writer`] with a [`JsonRenderer`]).
+///
+/// Write errors are kept (see [`Writer::error`]); after one, nothing more is written.
+pub type JsonWriter<W> = Writer<W, JsonRenderer>;
+
+impl<W: Write> Writer<W, JsonRenderer> {
+    /// A writer with the given payload encoding.
+    pub fn new(out: W, payload: PayloadEncoding) -> Self {
+        Writer::with_renderer(out, JsonRenderer::new(payload))
+    }
+}
+
+/// A sink that turns events into owned JSON values, for tests and tools.
+///
+/// ```
+/// use kafka07::dump::{decode_raw, DecodeConfig, Direction, JsonCollector};
+/// // Spec §12.2: FETCH "test"/0 offset 0 max 1 MiB.
+/// let bytes = [0, 0, 0, 0x18, 0, 1, 0, 4, b't', b'e', b's', b't', 0, 0, 0, 0,
+///              0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10, 0, 0];
+/// let mut out = JsonCollector::default();
+/// decode_raw(&bytes, Some(Direction::Requests), &DecodeConfig::default(), &mut out);
+/// assert_eq!(out.values[0]["type"], "request");
+/// assert_eq!(out.values[0]["topic"], "test");
+/// assert_eq!(out.values[0]["max_size"], 1_048_576);
+/// ```
+#[derive(Debug, Default)]
+pub struct JsonCollector {
+    /// The events, as the JSON renderer writes them (payloads in hex).
+    pub values: Vec<serde_json::Value>,
+}
+
+impl Sink for JsonCollector {
+    fn event(&mut self, event: &Event<'_>) {
+        self.values.push(to_value(event, PayloadEncoding::Hex));
     }
 }

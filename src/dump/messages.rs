@@ -117,7 +117,87 @@ fn message_event<'a>(ctx: &SetContext, m: &MessageAndOffset<'a>, at: u64) -> Mes
         crc_computed,
         size: view.payload().len() as u64,
         payload: view.payload(),
+        in_bad_crc_wrapper: false,
     }
+}
+
+/// One thing found while walking a set: a message, or an error inside a wrapper.
+pub(crate) enum Item<'a> {
+    /// A message (top level or, with `--deep`, inside a wrapper).
+    Message(MessageEvent<'a>),
+    /// A problem found while opening a wrapper.
+    Error(ErrorEvent),
+}
+
+/// What one top-level entry held, counted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct EntryCounts {
+    /// Messages found inside compressed wrappers (with `--deep`).
+    pub inner: u64,
+    /// Messages (the entry or inner ones) whose CRC did not match.
+    pub crc_errors: u64,
+}
+
+/// The events of one top-level entry `m` found at stream (or file) position `entry_at`: the
+/// entry itself and, with `--deep`, the messages inside it, in order.
+///
+/// A wrapper whose own CRC does not match is still opened (the CRC only guards its compressed
+/// bytes): its inner messages are marked [`in_bad_crc_wrapper`](MessageEvent::in_bad_crc_wrapper),
+/// and when it does not inflate the error is reported at the wrapper's position.
+pub(crate) fn entry_events<'a>(
+    ctx: &SetContext,
+    m: &MessageAndOffset<'a>,
+    entry_at: u64,
+    cfg: &DecodeConfig,
+    arena: &'a Bump,
+    out: &mut dyn FnMut(Item<'a>),
+) -> EntryCounts {
+    let mut counts = EntryCounts::default();
+    if !m.crc.is_ok() {
+        counts.crc_errors += 1;
+    }
+    out(Item::Message(message_event(ctx, m, entry_at)));
+    if !(cfg.deep && m.message.is_compressed()) {
+        return counts;
+    }
+    let one = MessageSet::new(m.message.as_bytes(), m.position);
+    let mut deep = one.deep_in(arena, cfg.decode_options());
+    // Depth of the shallowest enclosing wrapper whose CRC failed (pre-order walk: it
+    // encloses every later item deeper than itself).
+    let mut bad_from: Option<u8> = (!m.crc.is_ok()).then_some(0);
+    for d in &mut deep {
+        let Ok(d) = d else { break };
+        if d.depth == 0 {
+            continue;
+        }
+        if bad_from.is_some_and(|b| d.depth <= b) {
+            bad_from = None;
+        }
+        counts.inner += 1;
+        if !d.crc.is_ok() {
+            counts.crc_errors += 1;
+        }
+        let mut ev = message_event(ctx, &d, entry_at);
+        ev.in_bad_crc_wrapper = bad_from.is_some();
+        out(Item::Message(ev));
+        if bad_from.is_none() && !d.crc.is_ok() && d.message.is_compressed() {
+            bad_from = Some(d.depth);
+        }
+    }
+    if let Stop::Error(e) = deep.stop() {
+        let mut ev = error_event(&e, ctx.stream, entry_at, "message");
+        if !m.crc.is_ok() {
+            ev.message = format!(
+                "{} (in the wrapper at byte {entry_at}, whose CRC does not match: stored \
+                 {:#010x}, computed {:#010x})",
+                ev.message,
+                m.message.stored_crc(),
+                crc_fields(m.crc, m.message.stored_crc()).1.unwrap_or(0)
+            );
+        }
+        out(Item::Error(ev));
+    }
+    counts
 }
 
 /// Walks `bytes` (a set whose first byte is log offset `base_offset`) under the config's
@@ -141,29 +221,13 @@ pub(crate) fn walk_set<'a>(
         // Lax mode: errors end the walk and show up in `stop()`.
         let Ok(m) = m else { break };
         top += 1;
-        if !m.crc.is_ok() {
-            crc_errors += 1;
-        }
         let entry_at = ctx.stream_at + (m.position - base_offset);
-        messages.push(message_event(ctx, &m, entry_at));
-        if cfg.deep && m.message.is_compressed() {
-            let one = MessageSet::new(m.message.as_bytes(), m.position);
-            let mut deep = one.deep_in(arena, opts);
-            for d in &mut deep {
-                let Ok(d) = d else { break };
-                if d.depth == 0 {
-                    continue;
-                }
-                inner += 1;
-                if !d.crc.is_ok() {
-                    crc_errors += 1;
-                }
-                messages.push(message_event(ctx, &d, entry_at));
-            }
-            if let Stop::Error(e) = deep.stop() {
-                errors.push(error_event(&e, ctx.stream, entry_at, "message"));
-            }
-        }
+        let c = entry_events(ctx, &m, entry_at, cfg, arena, &mut |item| match item {
+            Item::Message(ev) => messages.push(ev),
+            Item::Error(ev) => errors.push(ev),
+        });
+        inner += c.inner;
+        crc_errors += c.crc_errors;
     }
     let valid = shallow.position() as u64;
     let (end, cut_needs) = match shallow.stop() {

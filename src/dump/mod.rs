@@ -35,18 +35,22 @@ mod input;
 pub mod json;
 mod messages;
 pub mod raw;
+pub mod render;
 pub mod segment;
 mod stream;
+#[cfg(test)]
+mod tests;
 pub mod text;
 
 use kafka07_proto::{gzip::Backend, CrcPolicy, DecodeOptions, DEFAULT_MAX_FRAME};
 
 pub use capture::{decode_capture, CaptureOutcome};
-pub use event::{Dir, Event, JsonCollector, Sink, Summary};
+pub use event::{Dir, Event, Sink, Summary};
 pub use input::{
     decode_bytes, decode_path, detect_file, looks_like_message_set, DumpError, Files, InputKind,
     PlainFiles,
 };
+pub use json::JsonCollector;
 pub use raw::{decode_raw, decode_raw_pair, guess_direction, Direction};
 pub use segment::{decode_log_dir, decode_segment, SegmentContext};
 pub use stream::{ConnectionDecoder, PENDING_CAPACITY};

@@ -12,13 +12,13 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use bumpalo::Bump;
-use kafka07_proto::{crc32, Codec, CrcPolicy, CrcStatus, MessageSet, MessageView, Stop};
+use kafka07_proto::{crc32, CrcPolicy, CrcStatus, MessageAndOffset, MessageView};
 
 use super::event::{
     ChainBreak, Crc, ErrorEvent, Event, MessageEvent, MessageIn, PartitionEvent, SegmentEvent,
     SegmentTail,
 };
-use super::messages::error_event;
+use super::messages::{entry_events, Item, SetContext};
 use super::{DecodeConfig, Sink};
 
 /// Name of the clean-shutdown marker a 0.7 broker leaves in its log directory.
@@ -82,8 +82,14 @@ fn tail(at: usize, len: usize, reason: &'static str, detail: String) -> SegmentT
 }
 
 /// Decodes one segment's bytes, whose first byte is log offset `base_offset`: a message
-/// event per entry of the valid prefix (and per inner message with `--deep`), then the
-/// [`SegmentEvent`] (also returned).
+/// event per entry (and per inner message with `--deep`), then the [`SegmentEvent`] (also
+/// returned).
+///
+/// The valid prefix and the torn tail are what the broker's recovery finds (every CRC
+/// checked, whatever the policy). With the `report` and `skip` CRC policies the walk goes on
+/// past an entry whose CRC does not match, since its length still delimits it: the messages
+/// after it are shown too (counted in [`SegmentEvent::messages_after_tail`]) and the bad one
+/// is flagged. With `verify` the walk stops at the first bad CRC.
 ///
 /// ```
 /// use kafka07::dump::{decode_segment, DecodeConfig, SegmentContext};
@@ -104,10 +110,25 @@ pub fn decode_segment(
     let len = bytes.len();
     let mut pos = 0usize;
     let mut messages = 0u64;
+    let mut after = 0u64;
     let mut inner = 0u64;
+    let mut crc_errors = 0u64;
     let mut arena = Bump::new();
-    let opts = cfg.decode_options();
-    let torn = loop {
+    let set_ctx = SetContext {
+        stream: None,
+        found_in: MessageIn::Segment,
+        frame_at: None,
+        request_index: None,
+        part: None,
+        topic: ctx.topic.clone(),
+        partition: ctx.partition,
+        stream_at: 0,
+        context: "segment",
+    };
+    // The recovery point: the first entry recovery rejects (a bad CRC or a broken entry).
+    let mut torn: Option<SegmentTail> = None;
+    let mut valid = 0usize;
+    let stop = loop {
         let rest = &bytes[pos..];
         if rest.is_empty() {
             break None;
@@ -177,55 +198,63 @@ pub fn decode_segment(
         let payload = &entry[4 + header..];
         let computed = crc32(payload);
         if stored != computed {
-            break Some(tail(
-                pos,
-                len,
-                "bad_crc",
-                format!("CRC mismatch: stored {stored:#010x}, computed {computed:#010x}"),
-            ));
+            if torn.is_none() {
+                valid = pos;
+                torn = Some(tail(
+                    pos,
+                    len,
+                    "bad_crc",
+                    format!("CRC mismatch: stored {stored:#010x}, computed {computed:#010x}"),
+                ));
+            }
+            if cfg.crc == CrcPolicy::Verify {
+                break None;
+            }
         }
-        messages += 1;
+        if torn.is_none() {
+            messages += 1;
+        } else {
+            after += 1;
+        }
         let position = base_offset + pos as u64;
-        let codec = match Codec::from_attributes(attributes) {
-            Ok(c) => c.name(),
-            Err(_) => "unknown",
+        let crc = match cfg.crc {
+            CrcPolicy::Skip => CrcStatus::Unchecked,
+            _ if stored == computed => CrcStatus::Valid,
+            _ => CrcStatus::Mismatch { stored, computed },
         };
-        let (crc, crc_computed) = match cfg.crc {
-            CrcPolicy::Skip => (Crc::Unchecked, None),
-            _ => (Crc::Valid, Some(computed)),
-        };
-        sink.event(&Event::Message(MessageEvent {
-            stream: None,
-            found_in: MessageIn::Segment,
-            frame_at: None,
-            request_index: None,
-            part: None,
-            topic: ctx.topic.clone(),
-            partition: ctx.partition,
-            at: pos as u64,
-            position,
-            offset: position + total as u64,
-            depth: 0,
-            magic,
-            attributes,
-            codec,
-            crc,
-            crc_stored: stored,
-            crc_computed,
-            size: payload.len() as u64,
-            payload,
-        }));
-        let compressed = matches!(Codec::from_attributes(attributes), Ok(c) if c != Codec::None);
-        if cfg.deep && compressed && MessageView::new_checked(entry).is_ok() {
-            let one = MessageSet::new(entry, position);
-            let mut deep = one.deep_in(&arena, opts);
-            for d in &mut deep {
-                let Ok(d) = d else { break };
-                inner += 1;
-                let (crc, crc_computed) = match d.crc {
-                    CrcStatus::Valid => (Crc::Valid, Some(d.message.stored_crc())),
+        match MessageView::new_checked(entry) {
+            Ok(view) => {
+                let m = MessageAndOffset {
+                    message: view,
+                    position,
+                    offset: position + total as u64,
+                    crc,
+                    depth: 0,
+                };
+                let c = entry_events(
+                    &set_ctx,
+                    &m,
+                    pos as u64,
+                    cfg,
+                    &arena,
+                    &mut |item| match item {
+                        Item::Message(ev) => sink.event(&Event::Message(ev)),
+                        Item::Error(ev) => sink.event(&Event::Error(ev)),
+                    },
+                );
+                inner += c.inner;
+                crc_errors += c.crc_errors;
+                arena.reset();
+            }
+            // Recovery accepts what the codec bits say; only decoding needs a known codec.
+            Err(_) => {
+                if !crc.is_ok() {
+                    crc_errors += 1;
+                }
+                let (crc, crc_computed) = match crc {
                     CrcStatus::Unchecked => (Crc::Unchecked, None),
-                    CrcStatus::Mismatch { computed, .. } => (Crc::Mismatch, Some(computed)),
+                    CrcStatus::Valid => (Crc::Valid, Some(computed)),
+                    CrcStatus::Mismatch { .. } => (Crc::Mismatch, Some(computed)),
                 };
                 sink.event(&Event::Message(MessageEvent {
                     stream: None,
@@ -236,27 +265,45 @@ pub fn decode_segment(
                     topic: ctx.topic.clone(),
                     partition: ctx.partition,
                     at: pos as u64,
-                    position: d.position,
-                    offset: d.offset,
-                    depth: d.depth,
-                    magic: d.message.magic(),
-                    attributes: d.message.attributes(),
-                    codec: d.message.codec().name(),
+                    position,
+                    offset: position + total as u64,
+                    depth: 0,
+                    magic,
+                    attributes,
+                    codec: "unknown",
                     crc,
-                    crc_stored: d.message.stored_crc(),
+                    crc_stored: stored,
                     crc_computed,
-                    size: d.message.payload().len() as u64,
-                    payload: d.message.payload(),
+                    size: payload.len() as u64,
+                    payload,
+                    in_bad_crc_wrapper: false,
                 }));
             }
-            if let Stop::Error(e) = deep.stop() {
-                sink.event(&Event::Error(error_event(&e, None, pos as u64, "message")));
-            }
-            drop(deep);
-            arena.reset();
         }
         pos += total;
     };
+    match (&torn, stop) {
+        (None, stop) => {
+            valid = pos;
+            torn = stop;
+        }
+        // The walk went on past the recovery point and then met a broken entry.
+        (Some(_), Some(end)) => sink.event(&Event::Error(ErrorEvent {
+            stream: None,
+            at: end.at,
+            context: "segment",
+            layer: "message".into(),
+            kind: end.reason,
+            message: format!(
+                "{} (after the recovery point: the walk past a bad CRC stops here)",
+                end.detail
+            ),
+            depth: 0,
+            inner_at: None,
+            frame: None,
+        })),
+        (Some(_), None) => {}
+    }
     let seg = SegmentEvent {
         path: ctx.path.clone(),
         topic: ctx.topic.clone(),
@@ -265,8 +312,10 @@ pub fn decode_segment(
         size: len as u64,
         messages,
         inner_messages: inner,
-        valid_bytes: pos as u64,
-        next_offset: base_offset + pos as u64,
+        messages_after_tail: after,
+        crc_errors,
+        valid_bytes: valid as u64,
+        next_offset: base_offset + valid as u64,
         tail: torn,
         recovered_at_startup: ctx.recovered_at_startup,
     };

@@ -12,7 +12,7 @@
 //! ```
 
 use std::fmt::Write as _;
-use std::io::{self, Write};
+use std::io::Write;
 
 use pretty_hex::{config_hex, HexConfig};
 
@@ -20,7 +20,7 @@ use super::event::{
     Crc, ErrorEvent, Event, Format, MessageEvent, MessageIn, PartInfo, SetEnd, SetSummary,
     StreamId, Summary,
 };
-use super::Sink;
+use super::render::{Render, Writer};
 
 /// What to show.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -252,6 +252,9 @@ impl TextRenderer {
             m.size,
             preview(m.payload, self.opts.preview)
         );
+        if m.in_bad_crc_wrapper {
+            s.push_str("  [inside a wrapper whose CRC does not match]");
+        }
         self.hex_dump(&mut s, m.payload);
         s
     }
@@ -519,6 +522,14 @@ impl TextRenderer {
                             plural(t.bytes, "byte", "bytes"),
                             t.detail
                         );
+                        if seg.messages_after_tail > 0 {
+                            let _ = write!(
+                                s,
+                                "\n  {} from there on shown above (an entry with a bad CRC is \
+                                 still delimited by its length, so the walk goes on past it)",
+                                plural(seg.messages_after_tail, "message", "messages")
+                            );
+                        }
                         if seg.recovered_at_startup {
                             let _ = write!(
                                 s,
@@ -565,63 +576,19 @@ impl TextRenderer {
     }
 }
 
-/// A [`Sink`] writing text to `W`. Write errors are kept; after one nothing more is written.
-#[derive(Debug)]
-pub struct TextWriter<W: Write> {
-    out: W,
-    renderer: TextRenderer,
-    error: Option<io::Error>,
-}
+/// A [`Sink`](super::Sink) writing text to `W` (the shared [`Writer`] with a [`TextRenderer`]). Write
+/// errors are kept; after one nothing more is written.
+pub type TextWriter<W> = Writer<W, TextRenderer>;
 
-impl<W: Write> TextWriter<W> {
+impl<W: Write> Writer<W, TextRenderer> {
     /// A writer with these options.
     pub fn new(out: W, opts: TextOptions) -> Self {
-        TextWriter {
-            out,
-            renderer: TextRenderer::new(opts),
-            error: None,
-        }
-    }
-
-    /// The first write error, if any.
-    pub fn error(&self) -> Option<&io::Error> {
-        self.error.as_ref()
-    }
-
-    /// Flushes the output (a failure is kept like a write error).
-    pub fn flush(&mut self) {
-        if self.error.is_none() {
-            if let Err(e) = self.out.flush() {
-                self.error = Some(e);
-            }
-        }
-    }
-
-    /// Flushes and returns the output, or the first write error.
-    pub fn finish(mut self) -> io::Result<W> {
-        if let Some(e) = self.error.take() {
-            return Err(e);
-        }
-        self.out.flush()?;
-        Ok(self.out)
+        Writer::with_renderer(out, TextRenderer::new(opts))
     }
 }
 
-impl<W: Write> Sink for TextWriter<W> {
-    fn event(&mut self, event: &Event<'_>) {
-        if self.error.is_some() {
-            return;
-        }
-        let text = self.renderer.render(event);
-        if text.is_empty() {
-            return;
-        }
-        if let Err(e) = self
-            .out
-            .write_all(text.as_bytes())
-            .and_then(|()| self.out.write_all(b"\n"))
-        {
-            self.error = Some(e);
-        }
+impl Render for TextRenderer {
+    fn render(&mut self, event: &Event<'_>) -> String {
+        TextRenderer::render(self, event)
     }
 }

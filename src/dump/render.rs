@@ -1,0 +1,91 @@
+//! The one walk over events that both output formats share: a [`Render`] turns each
+//! [`Event`] into its lines, and a [`Writer`] writes them, keeping the first write error.
+//!
+//! [`text::TextRenderer`](super::text::TextRenderer) and
+//! [`json::JsonRenderer`](super::json::JsonRenderer) are the two renderers;
+//! [`TextWriter`](super::text::TextWriter) and [`JsonWriter`](super::json::JsonWriter) are
+//! this writer with one of them.
+
+use std::io::{self, Write};
+
+use super::event::{Event, Sink};
+
+/// Turns events into output text.
+pub trait Render {
+    /// The text for one event, without a final newline; empty when the event is not shown.
+    fn render(&mut self, event: &Event<'_>) -> String;
+}
+
+/// A [`Sink`] writing what a [`Render`] makes of each event to `W`, one newline after each.
+///
+/// Write errors are kept (see [`error`](Self::error)); after one, nothing more is written.
+///
+/// ```
+/// use kafka07::dump::event::{Event, Summary};
+/// use kafka07::dump::render::Writer;
+/// use kafka07::dump::text::{TextOptions, TextRenderer};
+/// use kafka07::dump::Sink;
+/// let mut w = Writer::with_renderer(Vec::new(), TextRenderer::new(TextOptions::default()));
+/// w.event(&Event::Summary(Summary::default()));
+/// assert_eq!(w.finish()?, b"summary: nothing decoded; no problems found\n");
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Writer<W: Write, R> {
+    out: W,
+    renderer: R,
+    error: Option<io::Error>,
+}
+
+impl<W: Write, R> Writer<W, R> {
+    /// A writer rendering with `renderer`.
+    pub fn with_renderer(out: W, renderer: R) -> Self {
+        Writer {
+            out,
+            renderer,
+            error: None,
+        }
+    }
+
+    /// The first write error, if any.
+    pub fn error(&self) -> Option<&io::Error> {
+        self.error.as_ref()
+    }
+
+    /// Flushes the output (a failure is kept like a write error).
+    pub fn flush(&mut self) {
+        if self.error.is_none() {
+            if let Err(e) = self.out.flush() {
+                self.error = Some(e);
+            }
+        }
+    }
+
+    /// Flushes and returns the output, or the first write error.
+    pub fn finish(mut self) -> io::Result<W> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        self.out.flush()?;
+        Ok(self.out)
+    }
+}
+
+impl<W: Write, R: Render> Sink for Writer<W, R> {
+    fn event(&mut self, event: &Event<'_>) {
+        if self.error.is_some() {
+            return;
+        }
+        let text = self.renderer.render(event);
+        if text.is_empty() {
+            return;
+        }
+        if let Err(e) = self
+            .out
+            .write_all(text.as_bytes())
+            .and_then(|()| self.out.write_all(b"\n"))
+        {
+            self.error = Some(e);
+        }
+    }
+}
