@@ -111,13 +111,27 @@ impl Fetched {
 }
 
 fn deep_payloads(set: MessageSet<'_>, scratch: &mut Vec<u8>) -> Result<Vec<Vec<u8>>> {
+    let (msgs, err) = deep_messages(set, scratch);
+    match err {
+        None => Ok(msgs.into_iter().map(|m| m.2).collect()),
+        Some(e) => Err(e.into()),
+    }
+}
+
+/// Every message of `set`, wrappers decompressed (CRCs verified), as `(position, resume
+/// offset, payload)`, and the error that stopped the walk early, if any. `scratch` grows (up
+/// to 256 MiB) when a wrapper needs more room.
+pub(crate) fn deep_messages(
+    set: MessageSet<'_>,
+    scratch: &mut Vec<u8>,
+) -> (Vec<(u64, u64, Vec<u8>)>, Option<kafka07_proto::Error>) {
     loop {
         let mut out = Vec::new();
         let mut err = None;
         let opts = kafka07_proto::DecodeOptions::default().inflate(crate::INFLATE);
         for m in set.deep(scratch, opts) {
             match m {
-                Ok(m) => out.push(m.message.payload().to_vec()),
+                Ok(m) => out.push((m.position, m.offset, m.message.payload().to_vec())),
                 Err(e) => {
                     err = Some(e);
                     break;
@@ -125,7 +139,7 @@ fn deep_payloads(set: MessageSet<'_>, scratch: &mut Vec<u8>) -> Result<Vec<Vec<u
             }
         }
         match err {
-            None => return Ok(out),
+            None => return (out, None),
             Some(e) => match e.kind() {
                 kafka07_proto::ErrorKind::ScratchExhausted { needed, .. }
                     if (needed as usize) < 256 * 1024 * 1024 && scratch.len() < needed as usize =>
@@ -133,7 +147,7 @@ fn deep_payloads(set: MessageSet<'_>, scratch: &mut Vec<u8>) -> Result<Vec<Vec<u
                     let n = (needed as usize).max(scratch.len() * 2);
                     scratch.resize(n, 0);
                 }
-                _ => return Err(e.into()),
+                _ => return (out, Some(e)),
             },
         }
     }

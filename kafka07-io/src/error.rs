@@ -117,6 +117,56 @@ pub enum Error {
     /// The response did not have the shape the request expects.
     #[error("unexpected response: {0}")]
     UnexpectedResponse(&'static str),
+    /// A ZooKeeper operation failed (unreachable ensemble, lost session, missing node...).
+    #[error("ZooKeeper {connect}: {op} {path}: {reason}")]
+    ZooKeeper {
+        /// The connect string.
+        connect: String,
+        /// The operation (`connect`, `create`, `get`, `children`, `set`, `delete`).
+        op: &'static str,
+        /// The znode path (relative to the chroot), empty for `connect`.
+        path: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The broker id is registered by a live broker already (the reference refuses to start
+    /// too, spec §10.1).
+    #[error("broker registration {path} is held by a live broker ({holder:?}); stop it or pick another --broker-id")]
+    RegistrationConflict {
+        /// The znode (`/brokers/ids/<id>`).
+        path: String,
+        /// The holder's registration data (`<creator>:<host>:<port>`).
+        holder: String,
+    },
+    /// No live broker to send a topic's messages to (ZooKeeper mode).
+    #[error("no live broker registered in ZooKeeper for topic {topic:?}")]
+    NoBrokersForTopic {
+        /// The topic.
+        topic: String,
+    },
+    /// The partitioner chose an index outside the partition list (the reference's
+    /// `InvalidPartitionException`; its `DefaultPartitioner` does this for a key whose Java
+    /// hash is `Int.MinValue`, E39).
+    #[error("partitioner chose index {index} of {count} partitions of topic {topic:?} (InvalidPartition)")]
+    InvalidPartition {
+        /// The topic.
+        topic: String,
+        /// The chosen index.
+        index: i64,
+        /// The partition list's length.
+        count: usize,
+    },
+    /// A consumer-group rebalance found its partitions still owned after every retry (the
+    /// reference's `ConsumerRebalanceFailedException`).
+    #[error("group {group}: rebalance failed after {attempts} attempts: {reason}")]
+    RebalanceFailed {
+        /// The group.
+        group: String,
+        /// Attempts made (`rebalance.retries.max`).
+        attempts: u32,
+        /// The last attempt's problem.
+        reason: String,
+    },
 }
 
 /// Shorthand for results of this crate.

@@ -58,6 +58,8 @@ mod connection;
 mod consumer;
 mod error;
 mod producer;
+#[cfg(feature = "zookeeper")]
+pub mod zk;
 
 pub use broker::{
     copy_dir, validate_topic, Broker, BrokerConfig, BrokerStats, PartitionRecovery, StartupReport,

@@ -299,6 +299,24 @@ impl Producer {
         Ok(())
     }
 
+    /// Takes every buffered message out, unsent: `(topic, partition, payloads)` per batch, in
+    /// send order (for re-routing when this producer's broker has gone).
+    #[cfg_attr(not(feature = "zookeeper"), allow(dead_code))]
+    pub(crate) fn take_pending(&mut self) -> Vec<(String, i32, Vec<Vec<u8>>)> {
+        self.buffered_messages = 0;
+        self.buffered_bytes = 0;
+        std::mem::take(&mut self.batches)
+            .into_iter()
+            .map(|b| {
+                let payloads = kafka07_proto::MessageSet::new(&b.set, 0)
+                    .shallow()
+                    .filter_map(|m| m.ok().map(|m| m.message.payload().to_vec()))
+                    .collect();
+                (b.topic, b.partition, payloads)
+            })
+            .collect()
+    }
+
     /// Writes everything buffered. `Ok` means written to the socket (see the type docs).
     pub fn flush(&mut self) -> Result<()> {
         if self.batches.is_empty() {

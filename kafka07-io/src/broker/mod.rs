@@ -67,6 +67,9 @@ pub struct BrokerConfig {
     pub max_decompressed: usize,
     /// Longest wait for a client to take a response.
     pub write_timeout: Duration,
+    /// Join a cluster: register in ZooKeeper (spec §10.1). `None` (the default): standalone.
+    #[cfg(feature = "zookeeper")]
+    pub zookeeper: Option<crate::zk::BrokerZkConfig>,
 }
 
 impl Default for BrokerConfig {
@@ -87,6 +90,8 @@ impl Default for BrokerConfig {
             max_topic_name_length: 255,
             max_decompressed: 64 << 20,
             write_timeout: Duration::from_secs(30),
+            #[cfg(feature = "zookeeper")]
+            zookeeper: None,
         }
     }
 }
@@ -172,6 +177,32 @@ impl BrokerConfig {
     #[must_use]
     pub fn listen(mut self, addr: SocketAddr) -> Self {
         self.listen = addr;
+        self
+    }
+
+    /// Registers the broker as `broker_id` in the ZooKeeper ensemble `zk` (feature
+    /// `zookeeper`): `/brokers/ids/<id>` and `/brokers/topics/<topic>/<id>`, see
+    /// [`zk::Registration`](crate::zk::Registration).
+    #[cfg(feature = "zookeeper")]
+    #[must_use]
+    pub fn zookeeper(mut self, zk: crate::zk::ZkConfig, broker_id: u32) -> Self {
+        self.zookeeper = Some(crate::zk::BrokerZkConfig {
+            zk,
+            broker_id,
+            host: None,
+        });
+        self
+    }
+
+    /// The host written into the ZooKeeper registration (the reference's `hostname`);
+    /// default: the listen address's IP (`127.0.0.1` when listening on every address).
+    /// Needs [`zookeeper`](Self::zookeeper) first.
+    #[cfg(feature = "zookeeper")]
+    #[must_use]
+    pub fn advertised_host(mut self, host: impl Into<String>) -> Self {
+        if let Some(z) = self.zookeeper.as_mut() {
+            z.host = Some(host.into());
+        }
         self
     }
 
@@ -313,6 +344,8 @@ pub struct Broker {
     acceptor: Option<JoinHandle<()>>,
     flusher: Option<JoinHandle<()>>,
     report: StartupReport,
+    #[cfg(feature = "zookeeper")]
+    registration: Option<crate::zk::Registration>,
 }
 
 impl Broker {
@@ -333,6 +366,29 @@ impl Broker {
         };
         let listener = TcpListener::bind(config.listen)?;
         let addr = listener.local_addr()?;
+        // Registered before the first request is served, so no topic is created unseen.
+        #[cfg(feature = "zookeeper")]
+        let registration = match &config.zookeeper {
+            None => None,
+            Some(z) => {
+                let host = z.host.clone().unwrap_or_else(|| {
+                    if addr.ip().is_unspecified() {
+                        "127.0.0.1".to_owned()
+                    } else {
+                        addr.ip().to_string()
+                    }
+                });
+                let (reg, tx) = crate::zk::Registration::start(
+                    z,
+                    host,
+                    addr.port(),
+                    store.topics(),
+                    (config.num_partitions, config.topic_partitions.clone()),
+                )?;
+                store.notify_new_topics(tx);
+                Some(reg)
+            }
+        };
         let shared = Arc::new(Shared {
             store,
             settings: Settings {
@@ -371,6 +427,8 @@ impl Broker {
             acceptor: Some(acceptor),
             flusher: Some(flusher),
             report,
+            #[cfg(feature = "zookeeper")]
+            registration,
         })
     }
 
@@ -382,6 +440,12 @@ impl Broker {
     /// What start-up found in the log directory (empty for in-memory storage).
     pub fn startup_report(&self) -> &StartupReport {
         &self.report
+    }
+
+    /// The ZooKeeper registration, when the broker was started with one.
+    #[cfg(feature = "zookeeper")]
+    pub fn registration(&self) -> Option<&crate::zk::Registration> {
+        self.registration.as_ref()
     }
 
     /// Counters.
@@ -413,6 +477,11 @@ impl Broker {
 
     /// Stops accepting, closes every connection, joins every thread.
     fn stop_threads(&mut self) {
+        // Leave the cluster first, so producers and consumers stop choosing this broker.
+        #[cfg(feature = "zookeeper")]
+        if let Some(r) = self.registration.take() {
+            r.close();
+        }
         self.shared.stopping.store(true, Ordering::SeqCst);
         {
             let (lock, cv) = &self.shared.flusher_wake;

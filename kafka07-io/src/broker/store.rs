@@ -26,6 +26,8 @@ pub(crate) struct Store {
     dir: Option<PathBuf>,
     cfg: LogConfig,
     logs: RwLock<HashMap<String, HashMap<u32, SharedLog>>>,
+    /// Told the name of every topic whose first log is created (ZooKeeper registration).
+    on_new_topic: Mutex<Option<std::sync::mpsc::Sender<String>>>,
 }
 
 /// Checks a topic name as the 0.7.2 validator does (spec §8.1): 1 to `max_len` UTF-16 units,
@@ -62,6 +64,7 @@ impl Store {
             dir: None,
             cfg,
             logs: RwLock::new(HashMap::new()),
+            on_new_topic: Mutex::new(None),
         }
     }
 
@@ -122,6 +125,7 @@ impl Store {
                 dir: Some(dir.to_owned()),
                 cfg,
                 logs: RwLock::new(logs),
+                on_new_topic: Mutex::new(None),
             },
             report,
         ))
@@ -138,6 +142,7 @@ impl Store {
             return Ok(l);
         }
         let mut logs = self.logs.write().unwrap_or_else(PoisonError::into_inner);
+        let new_topic = !logs.contains_key(topic);
         let parts = logs.entry(topic.to_owned()).or_default();
         if let Some(l) = parts.get(&partition) {
             return Ok(l.clone());
@@ -148,7 +153,32 @@ impl Store {
         };
         let log = Arc::new(Mutex::new(log));
         parts.insert(partition, log.clone());
+        if new_topic {
+            let tx = self
+                .on_new_topic
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if let Some(tx) = tx.as_ref() {
+                let _ = tx.send(topic.to_owned());
+            }
+        }
         Ok(log)
+    }
+
+    /// Sends the name of every topic created from now on to `tx`.
+    pub(crate) fn notify_new_topics(&self, tx: std::sync::mpsc::Sender<String>) {
+        *self
+            .on_new_topic
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(tx);
+    }
+
+    /// Every topic with a log.
+    pub(crate) fn topics(&self) -> Vec<String> {
+        let logs = self.logs.read().unwrap_or_else(PoisonError::into_inner);
+        let mut v: Vec<String> = logs.keys().cloned().collect();
+        v.sort();
+        v
     }
 
     fn all(&self) -> Vec<SharedLog> {
