@@ -97,17 +97,31 @@ fn errors_capture() {
 }
 
 #[test]
-fn snaplen_capture_reports_gaps_and_resumes() {
-    let out = run(&["decode", &format!("{DIR}/snaplen.pcap")]);
+fn snaplen_capture_keeps_alignment_and_decodes_the_cut_frames() {
+    let out = run(&["decode", "-v", &format!("{DIR}/snaplen.pcap")]);
     assert_eq!(out.code, Some(4), "gaps are defects");
     assert!(out.stdout.contains("frame truncated by the snap length"));
-    // After each cut frame, decoding goes on with the next one.
+    // The cut PRODUCE is still a request, delimited by its size: the FETCH after it is
+    // request 1, exactly where the whole session had it.
+    assert!(
+        out.stdout.contains(
+            "request 0    PRODUCE     big:0  0 messages (930 bytes), 1 not captured, layout of \
+             the last 620 bytes not captured  [134 of 949 bytes captured]"
+        ),
+        "{}",
+        out.stdout
+    );
     assert!(out
         .stdout
-        .contains("request 0    FETCH       big:0  offset 0  max 0"));
+        .contains("C>S @949      request 1    FETCH       big:0  offset 0  max 0"));
+    assert!(out
+        .stdout
+        .contains("offset        0  next      310  NOT CAPTURED  entry of 310 bytes, 115 of them captured"));
     assert!(out
         .stdout
         .contains("OFFSETS     big:0  NoError  offsets [930]"));
+    assert!(!out.stdout.contains("ERROR"), "{}", out.stdout);
+    assert!(!out.stdout.contains("RESYNC"), "{}", out.stdout);
     insta::assert_snapshot!(out.stdout);
 }
 

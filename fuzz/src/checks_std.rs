@@ -315,6 +315,7 @@ impl Sink for Tee<'_> {
             Event::Response(_) => "response",
             Event::Message(_) => "message",
             Event::Gap(_) => "gap",
+            Event::Uncaptured(_) => "uncaptured",
             Event::Resync(_) => "resync",
             Event::Error(_) => "error",
             Event::Close(_) => "close",

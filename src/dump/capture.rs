@@ -140,7 +140,12 @@ pub fn decode_capture<R: Read>(
                     cause: gap_cause(cause),
                 }));
                 if let Some(dec) = conns.get_mut(&conn.0) {
-                    dec.gap(dir(d), missing, sink);
+                    if cause == GapCause::Snaplen {
+                        // The packet's recorded length keeps the stream aligned.
+                        dec.uncaptured(dir(d), missing, sink);
+                    } else {
+                        dec.gap(dir(d), missing, sink);
+                    }
                 }
             }
             CaptureEvent::Close { conn, cause, .. } => {

@@ -53,6 +53,9 @@ pub enum SetEnd {
     Cut,
     /// An error ended the walk (reported in an [`ErrorEvent`]).
     Error,
+    /// The capture lost the layout: a length field after `valid_bytes` was not captured (snap
+    /// length), so the entries from there on are unknown.
+    NotCaptured,
 }
 
 /// What a message set held.
@@ -79,6 +82,19 @@ pub struct SetSummary {
     /// For a cut entry: its full size `4 + N`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cut_needs: Option<u64>,
+    /// Entries delimited by their length but not captured in full (snap length), each
+    /// reported as an [`UncapturedEvent`]; absent when 0.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub not_captured: u64,
+    /// True when the log offset of the set's first byte is unknown (the FETCH offset of the
+    /// request was not captured): `base_offset` is then 0 and every offset is relative to the
+    /// set. Absent when false.
+    #[serde(skip_serializing_if = "is_false")]
+    pub base_unknown: bool,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// A request's topic and partition, with the fields of its type.
@@ -160,7 +176,11 @@ pub struct RequestEvent<'a> {
     pub parts: Option<Vec<PartInfo>>,
     /// Bytes after a well-formed body (the broker ignores them).
     pub trailing_bytes: u64,
-    /// The whole frame.
+    /// For a frame the capture has only in part (snap length): how many of its `size` bytes
+    /// were captured. Absent when the whole frame was captured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub captured: Option<u64>,
+    /// The whole frame (for a frame captured in part: its captured first bytes).
     #[serde(skip)]
     pub raw: &'a [u8],
 }
@@ -200,10 +220,15 @@ pub struct ResponseEvent<'a> {
     /// MULTIFETCH: one entry per part, in request order.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parts: Option<Vec<PartInfo>>,
-    /// OFFSETS: the offsets, newest first as the broker sends them.
+    /// OFFSETS: the offsets, newest first as the broker sends them (for a frame captured in
+    /// part: the leading ones that were captured).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub offsets: Option<Vec<i64>>,
-    /// The whole frame.
+    /// For a frame the capture has only in part (snap length): how many of its `size` bytes
+    /// were captured. Absent when the whole frame was captured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub captured: Option<u64>,
+    /// The whole frame (for a frame captured in part: its captured first bytes).
     #[serde(skip)]
     pub raw: &'a [u8],
 }
@@ -292,8 +317,42 @@ pub struct MessageEvent<'a> {
     pub in_bad_crc_wrapper: bool,
 }
 
-fn is_false(b: &bool) -> bool {
+pub(crate) fn is_false(b: &bool) -> bool {
     !*b
+}
+
+/// Something whose place and length are known but whose bytes the capture does not have in
+/// full (a frame or packet cut by the snap length): a message, the rest of a message set
+/// whose layout was lost, a frame too little of which was captured to decode, or the offsets
+/// of an OFFSETS answer. No CRC is checked for it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct UncapturedEvent {
+    /// The stream.
+    #[serde(flatten)]
+    pub stream: StreamId,
+    /// `message`, `message_set` (the rest of a set after a length field that was not
+    /// captured), `request`, `response` (a frame whose header was not captured) or `offsets`.
+    pub what: &'static str,
+    /// Stream position of the frame holding it.
+    pub frame_at: u64,
+    /// `index` of the request it belongs to (a request's own, or the one a response answers).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_index: Option<u64>,
+    /// Part number inside a MULTIPRODUCE request or MULTIFETCH response.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub part: Option<u32>,
+    /// Stream position of its first byte.
+    pub at: u64,
+    /// Messages: the log offset where the entry starts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub position: Option<u64>,
+    /// Messages: the reference's offset after it (`position + size`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
+    /// Its length in bytes (for a message, the whole entry: `4 + N`).
+    pub size: u64,
+    /// How many of those bytes were captured.
+    pub captured: u64,
 }
 
 /// Bytes of a stream that the capture does not have.
@@ -488,6 +547,12 @@ pub struct Summary {
     pub messages: u64,
     /// Messages whose CRC did not match.
     pub crc_errors: u64,
+    /// Frames decoded from the part of them the capture has (snap length).
+    pub cut_frames: u64,
+    /// Messages delimited but not captured in full (snap length): shown, not checked.
+    pub uncaptured_messages: u64,
+    /// Frames so little of which was captured that they could not be decoded at all.
+    pub uncaptured_frames: u64,
     /// Error records.
     pub errors: u64,
     /// Gap records.
@@ -587,6 +652,8 @@ pub enum Event<'a> {
     Message(MessageEvent<'a>),
     /// Missing bytes in a captured stream.
     Gap(GapEvent),
+    /// Something the capture has only in part (snap length).
+    Uncaptured(UncapturedEvent),
     /// Bytes skipped after damage.
     Resync(ResyncEvent),
     /// A decode error.

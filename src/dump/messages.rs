@@ -253,6 +253,8 @@ pub(crate) fn walk_set<'a>(
             end,
             tail_bytes: bytes.len() as u64 - valid,
             cut_needs,
+            not_captured: 0,
+            base_unknown: false,
         },
     }
 }

@@ -31,6 +31,7 @@
 
 pub mod capture;
 pub mod event;
+mod holed;
 mod input;
 pub mod json;
 mod messages;
@@ -131,12 +132,18 @@ impl Sink for Counter<'_> {
             Event::Connection(_) => s.connections += 1,
             Event::Request(r) => {
                 s.requests += 1;
+                if r.captured.is_some() {
+                    s.cut_frames += 1;
+                }
                 if !r.expects_response {
                     s.produce_requests += 1;
                 }
             }
             Event::Response(r) => {
                 s.responses += 1;
+                if r.captured.is_some() {
+                    s.cut_frames += 1;
+                }
                 if r.request_index.is_none() {
                     s.unpaired_responses += 1;
                 }
@@ -147,6 +154,11 @@ impl Sink for Counter<'_> {
                     s.crc_errors += 1;
                 }
             }
+            Event::Uncaptured(u) => match u.what {
+                "message" => s.uncaptured_messages += 1,
+                "request" | "response" => s.uncaptured_frames += 1,
+                _ => {}
+            },
             Event::Error(_) => s.errors += 1,
             Event::Gap(g) => {
                 s.gaps += 1;

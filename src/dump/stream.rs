@@ -12,12 +12,15 @@ use std::collections::VecDeque;
 
 use bumpalo::Bump;
 use kafka07_io::capture::Timestamp;
-use kafka07_proto::{frame, ErrorCode, ErrorKind, Expect, Frame, Request, Response, Session};
+use kafka07_proto::{
+    frame, ErrorCode, ErrorKind, Expect, Frame, Request, RequestType, Response, Session,
+};
 
 use super::event::{
     Dir, ErrorEvent, Event, MessageIn, PartInfo, RequestEvent, ResponseEvent, ResyncEvent,
-    SetSummary, StreamId,
+    SetSummary, StreamId, UncapturedEvent,
 };
+use super::holed::{read_part, set_context, walk_cut_set, CutFrame, CutSetContext};
 use super::messages::{error_event, walk_set, SetContext};
 use super::{DecodeConfig, Sink};
 
@@ -36,8 +39,8 @@ struct Pending {
 
 #[derive(Clone, Debug)]
 struct PartKey {
-    topic: String,
-    partition: i32,
+    topic: Option<String>,
+    partition: Option<i32>,
     offset: Option<i64>,
 }
 
@@ -54,6 +57,9 @@ struct DirState {
     stamps: VecDeque<(u64, Timestamp)>,
     /// `Some(from)` while skipping damaged bytes since `from`.
     resync_from: Option<u64>,
+    /// The frame being received with holes in it (snap length); `buf` is empty meanwhile
+    /// and the stream goes on at `at + total` when it is complete.
+    cut: Option<CutFrame>,
     closed: bool,
 }
 
@@ -66,6 +72,7 @@ impl DirState {
             start: 0,
             stamps: VecDeque::new(),
             resync_from: None,
+            cut: None,
             closed: false,
         }
     }
@@ -205,11 +212,73 @@ impl ConnectionDecoder {
         if st.closed || bytes.is_empty() {
             return;
         }
+        let mut bytes = bytes;
+        if let Some(cut) = st.cut.as_mut() {
+            let used = cut.add_data(bytes, ts);
+            bytes = &bytes[used..];
+            self.complete_cut(dir, sink);
+            if bytes.is_empty() {
+                return;
+            }
+        }
+        let st = self.state(dir);
         if let Some(ts) = ts {
             let end = st.end();
             st.stamps.push_back((end, ts));
         }
         st.append(bytes);
+        self.pump(sink);
+    }
+
+    /// Records that `missing` bytes of direction `dir` exist but were not captured (cut off
+    /// by the snap length: the capture says how long the packet was, so the stream keeps its
+    /// alignment). A frame whose size field was captured is still delimited exactly: it is
+    /// decoded from the bytes the capture has when its end is reached. Missing bytes where a
+    /// frame's size field should be are a [`gap`](Self::gap).
+    pub fn uncaptured(&mut self, dir: Dir, missing: u64, sink: &mut dyn Sink) {
+        self.pump(sink);
+        let max = self.cfg.max_frame;
+        let st = self.state(dir);
+        if st.closed || missing == 0 {
+            return;
+        }
+        if st.cut.is_none() && st.resync_from.is_none() {
+            let size = st.data().first_chunk::<4>().map(|s| i32::from_be_bytes(*s));
+            match size {
+                Some(n) if n >= 0 && n as usize <= max && 4 + n as usize > st.data().len() => {
+                    let ts = st.ts_at(st.start);
+                    let last = st.stamps.back().map(|(_, t)| *t);
+                    let mut cut = CutFrame::new(st.start, 4 + n as u64, st.data(), ts);
+                    cut.last_ts = last.or(ts);
+                    st.consume_all();
+                    st.cut = Some(cut);
+                }
+                _ => return self.gap(dir, missing, sink),
+            }
+        }
+        let Some(cut) = st.cut.as_mut() else {
+            return self.gap(dir, missing, sink);
+        };
+        let used = cut.add_missing(missing);
+        self.complete_cut(dir, sink);
+        if missing > used {
+            // The next frame starts inside the hole: its size field is lost.
+            self.gap(dir, missing - used, sink);
+        }
+    }
+
+    /// Decodes the cut frame of `dir` if every byte of it is accounted for.
+    fn complete_cut(&mut self, dir: Dir, sink: &mut dyn Sink) {
+        let st = self.state(dir);
+        if !st.cut.as_ref().is_some_and(CutFrame::complete) {
+            return;
+        }
+        let Some(cut) = st.cut.take() else { return };
+        st.buf.clear();
+        st.pos = 0;
+        st.start = cut.at + cut.total;
+        st.stamps.clear();
+        self.emit_cut(dir, &cut, sink);
         self.pump(sink);
     }
 
@@ -258,6 +327,12 @@ impl ConnectionDecoder {
     /// Ends both directions: decodes what is left, reports incomplete frames and unpaired
     /// responses.
     pub fn finish(&mut self, sink: &mut dyn Sink) {
+        for dir in [Dir::ToServer, Dir::ToClient] {
+            // A cut frame the stream ends inside: decoded from what there is.
+            if let Some(cut) = self.state(dir).cut.take() {
+                self.emit_cut(dir, &cut, sink);
+            }
+        }
         self.req.closed = true;
         self.pump_requests(sink);
         self.resp.closed = true;
@@ -512,8 +587,8 @@ impl ConnectionDecoder {
             ),
             Request::Fetch(f) => {
                 keys.push(PartKey {
-                    topic: f.topic.to_string(),
-                    partition: f.partition,
+                    topic: Some(f.topic.to_string()),
+                    partition: Some(f.partition),
                     offset: Some(f.offset),
                 });
                 let mut info = PartInfo::new(Some(f.topic.to_string()), Some(f.partition));
@@ -527,8 +602,8 @@ impl ConnectionDecoder {
                     .iter()
                     .map(|f| {
                         keys.push(PartKey {
-                            topic: f.topic.to_string(),
-                            partition: f.partition,
+                            topic: Some(f.topic.to_string()),
+                            partition: Some(f.partition),
                             offset: Some(f.offset),
                         });
                         let mut info = PartInfo::new(Some(f.topic.to_string()), Some(f.partition));
@@ -541,8 +616,8 @@ impl ConnectionDecoder {
             }
             Request::Offsets(o) => {
                 keys.push(PartKey {
-                    topic: o.topic.to_string(),
-                    partition: o.partition,
+                    topic: Some(o.topic.to_string()),
+                    partition: Some(o.partition),
                     offset: None,
                 });
                 let mut info = PartInfo::new(Some(o.topic.to_string()), Some(o.partition));
@@ -564,6 +639,7 @@ impl ConnectionDecoder {
             part,
             parts,
             trailing_bytes: (raw.len() - 4 - used) as u64,
+            captured: None,
             raw,
         }));
         for m in messages {
@@ -739,8 +815,8 @@ impl ConnectionDecoder {
                 frame_at: Some(at),
                 request_index: pending.map(|p| p.index),
                 part,
-                topic: k.map(|k| k.topic.clone()),
-                partition: k.map(|k| k.partition),
+                topic: k.and_then(|k| k.topic.clone()),
+                partition: k.and_then(|k| k.partition),
                 stream_at: at + offset_in(raw, bytes),
                 context: "message_set",
             };
@@ -749,10 +825,14 @@ impl ConnectionDecoder {
             // means there is no set at all.
             messages.extend(w.messages);
             errors.extend(w.errors);
-            w.summary
+            let mut summary = w.summary;
+            // A request captured in part may not have its fetch offset.
+            summary.base_unknown = pending.is_some() && k.and_then(|k| k.offset).is_none();
+            summary
         };
         let info_for = |k: Option<&PartKey>| {
-            let mut info = PartInfo::new(k.map(|k| k.topic.clone()), k.map(|k| k.partition));
+            let mut info =
+                PartInfo::new(k.and_then(|k| k.topic.clone()), k.and_then(|k| k.partition));
             info.offset = k.and_then(|k| k.offset);
             info
         };
@@ -789,7 +869,8 @@ impl ConnectionDecoder {
             }
             Response::Offsets(o) => {
                 let k = key(0);
-                let info = PartInfo::new(k.map(|k| k.topic.clone()), k.map(|k| k.partition));
+                let info =
+                    PartInfo::new(k.and_then(|k| k.topic.clone()), k.and_then(|k| k.partition));
                 (
                     Some(info),
                     None,
@@ -812,6 +893,7 @@ impl ConnectionDecoder {
             part,
             parts,
             offsets,
+            captured: None,
             raw,
         }));
         for m in messages {
@@ -819,6 +901,256 @@ impl ConnectionDecoder {
         }
         for e in errors {
             sink.event(&Event::Error(e));
+        }
+    }
+}
+
+impl ConnectionDecoder {
+    fn emit_cut(&mut self, dir: Dir, cut: &CutFrame, sink: &mut dyn Sink) {
+        match dir {
+            Dir::ToServer => self.emit_cut_request(cut, sink),
+            Dir::ToClient => self.emit_cut_response(cut, sink),
+        }
+    }
+
+    /// A frame so little of which was captured that not even its type (request) or error
+    /// code (response) is known.
+    fn uncaptured_frame(&self, dir: Dir, cut: &CutFrame, index: Option<u64>) -> Event<'static> {
+        let id = match dir {
+            Dir::ToServer => self.req.id,
+            Dir::ToClient => self.resp.id,
+        };
+        Event::Uncaptured(UncapturedEvent {
+            stream: id,
+            what: match dir {
+                Dir::ToServer => "request",
+                Dir::ToClient => "response",
+            },
+            frame_at: cut.at,
+            request_index: index,
+            part: None,
+            at: cut.at,
+            position: None,
+            offset: None,
+            size: cut.total,
+            captured: cut.captured(),
+        })
+    }
+
+    fn emit_cut_request(&mut self, cut: &CutFrame, sink: &mut dyn Sink) {
+        let Some(rt) = cut.i16_at(4).and_then(RequestType::from_id) else {
+            // The type was not captured (or is not one of the five): delimited, not decoded.
+            sink.event(&self.uncaptured_frame(Dir::ToServer, cut, None));
+            return;
+        };
+        let index = self.requests;
+        self.requests += 1;
+        let id = self.req.id;
+        let arena = Bump::new();
+        let mut events = Vec::new();
+        let multi = matches!(rt, RequestType::MultiFetch | RequestType::MultiProduce);
+        let (count, mut off) = if multi {
+            (cut.i16_at(6).map(|n| n.max(0) as u64), Some(8))
+        } else {
+            (Some(1), Some(6))
+        };
+        let mut parts = Vec::new();
+        let mut keys = Vec::new();
+        // Parts are read while their place is known; the count bounds the loop (and the
+        // frame: each part takes at least 2 bytes).
+        let limit = count.unwrap_or(0).min(cut.total / 2);
+        for i in 0..limit {
+            let Some(o) = off else { break };
+            let (mut p, next) = read_part(cut, o, rt.id());
+            if let Some((start, end)) = p.set {
+                let ctx = CutSetContext {
+                    set: set_context(
+                        id,
+                        MessageIn::Request,
+                        cut.at,
+                        Some(index),
+                        multi.then_some(i as u32),
+                        &p.info,
+                    ),
+                    stream: id,
+                    cfg: &self.cfg,
+                };
+                p.info.set = Some(walk_cut_set(cut, start, end, 0, &ctx, &arena, &mut events));
+            }
+            keys.push(PartKey {
+                topic: p.info.topic.clone(),
+                partition: p.info.partition,
+                offset: p.info.offset,
+            });
+            parts.push(p.info);
+            off = next;
+        }
+        let (part, parts) = if multi {
+            (None, Some(parts))
+        } else {
+            (parts.pop(), None)
+        };
+        sink.event(&Event::Request(RequestEvent {
+            stream: id,
+            index,
+            at: cut.at,
+            size: cut.total,
+            ts: cut.last_ts.map(|t| t.to_string()),
+            request_type: rt.name(),
+            type_id: rt.id(),
+            expects_response: rt.has_response(),
+            part,
+            parts,
+            trailing_bytes: 0,
+            captured: Some(cut.captured()),
+            raw: cut.head(),
+        }));
+        for e in &events {
+            sink.event(e);
+        }
+        let expect = match rt {
+            RequestType::Fetch => Some(Expect::Fetch),
+            RequestType::Offsets => Some(Expect::Offsets),
+            RequestType::MultiFetch => Some(Expect::MultiFetch(
+                count.map_or(0, |n| n.min(u64::from(u16::MAX)) as u16),
+            )),
+            RequestType::Produce | RequestType::MultiProduce => None,
+        };
+        if let Some(e) = expect {
+            if self.session.push(e).is_ok() {
+                self.pending.push_back(Pending {
+                    index,
+                    at: cut.at,
+                    ts: cut.last_ts,
+                    request_type: rt.name(),
+                    parts: keys,
+                });
+            }
+        }
+    }
+
+    fn emit_cut_response(&mut self, cut: &CutFrame, sink: &mut dyn Sink) {
+        let paired = match (self.pending.front(), cut.first_ts) {
+            (Some(p), Some(resp_ts)) => p.ts.is_none_or(|req_ts| req_ts <= resp_ts),
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        let pending = if paired {
+            self.pending.pop_front()
+        } else {
+            None
+        };
+        let expect = if pending.is_some() {
+            self.session.retire()
+        } else {
+            None
+        };
+        let Some(code) = cut.i16_at(4) else {
+            sink.event(&self.uncaptured_frame(Dir::ToClient, cut, pending.map(|p| p.index)));
+            return;
+        };
+        let index = self.responses;
+        self.responses += 1;
+        let id = self.resp.id;
+        let arena = Bump::new();
+        let mut events = Vec::new();
+        let pending_ref = pending.as_ref();
+        let key = |i: usize| pending_ref.and_then(|p| p.parts.get(i));
+        let info_for = |k: Option<&PartKey>| {
+            let mut info =
+                PartInfo::new(k.and_then(|k| k.topic.clone()), k.and_then(|k| k.partition));
+            info.offset = k.and_then(|k| k.offset);
+            info
+        };
+        let request_index = pending_ref.map(|p| p.index);
+        let cfg = &self.cfg;
+        let mut walk = |start: u64, end: u64, info: &PartInfo, part: Option<u32>| -> SetSummary {
+            let ctx = CutSetContext {
+                set: set_context(id, MessageIn::Response, cut.at, request_index, part, info),
+                stream: id,
+                cfg,
+            };
+            let base = info.offset.map_or(0, |o| o.max(0) as u64);
+            let mut set = walk_cut_set(cut, start, end, base, &ctx, &arena, &mut events);
+            set.base_unknown = request_index.is_some() && info.offset.is_none();
+            set
+        };
+        let mut request_type = pending_ref.map_or("FETCH", |p| p.request_type);
+        let (mut part, mut parts, mut offsets) = (None, None, None);
+        match expect {
+            Some(Expect::Fetch) | None => {
+                let mut info = info_for(key(0));
+                if code == 0 || cut.total > 6 {
+                    info.set = Some(walk(6, cut.total, &info, None));
+                }
+                part = Some(info);
+            }
+            Some(Expect::MultiFetch(n)) => {
+                let mut list = Vec::new();
+                let mut off = Some(6u64);
+                for i in 0..usize::from(n) {
+                    let Some(o) = off else { break };
+                    let mut info = info_for(key(i));
+                    let size = cut.i32_at(o).filter(|s| *s >= 2);
+                    let end = size.map(|s| o + 4 + s as u64).filter(|e| *e <= cut.total);
+                    info.error_code = cut.i16_at(o + 4);
+                    info.error_name = info.error_code.map(|c| error_name(ErrorCode(c)));
+                    if let Some(end) = end {
+                        info.set = Some(walk(o + 6, end, &info, Some(i as u32)));
+                    }
+                    list.push(info);
+                    off = end;
+                }
+                parts = Some(list);
+            }
+            Some(Expect::Offsets) => {
+                request_type = "OFFSETS";
+                part = Some(PartInfo::new(
+                    key(0).and_then(|k| k.topic.clone()),
+                    key(0).and_then(|k| k.partition),
+                ));
+                let count = cut.i32_at(6).map_or(0, |n| n.max(0) as u64);
+                let count = count.min(cut.total.saturating_sub(10) / 8);
+                let got: Vec<i64> = (0..count).map_while(|i| cut.i64_at(10 + 8 * i)).collect();
+                if (got.len() as u64) < count {
+                    let at = 10 + 8 * got.len() as u64;
+                    let size = 8 * (count - got.len() as u64);
+                    events.push(Event::Uncaptured(UncapturedEvent {
+                        stream: id,
+                        what: "offsets",
+                        frame_at: cut.at,
+                        request_index,
+                        part: None,
+                        at: cut.at + at,
+                        position: None,
+                        offset: None,
+                        size,
+                        captured: cut.captured_in(at, size),
+                    }));
+                }
+                offsets = Some(got);
+            }
+        }
+        sink.event(&Event::Response(ResponseEvent {
+            stream: id,
+            index,
+            at: cut.at,
+            size: cut.total,
+            ts: cut.first_ts.map(|t| t.to_string()),
+            request_type,
+            request_index,
+            request_at: pending_ref.map(|p| p.at),
+            guessed: pending_ref.is_none(),
+            error_code: code,
+            error_name: error_name(ErrorCode(code)),
+            part,
+            parts,
+            offsets,
+            captured: Some(cut.captured()),
+            raw: cut.head(),
+        }));
+        for e in &events {
+            sink.event(e);
         }
     }
 }

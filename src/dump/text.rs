@@ -18,7 +18,7 @@ use pretty_hex::{config_hex, HexConfig};
 
 use super::event::{
     Crc, ErrorEvent, Event, Format, MessageEvent, MessageIn, PartInfo, SetEnd, SetSummary,
-    StreamId, Summary,
+    StreamId, Summary, UncapturedEvent,
 };
 use super::render::{Render, Writer};
 
@@ -100,6 +100,12 @@ fn time_name(t: i64) -> String {
     }
 }
 
+/// Whether a set's next offset is known: its layout was captured to the end and its base
+/// offset is known.
+fn next_known(s: &SetSummary) -> bool {
+    s.end != SetEnd::NotCaptured && !s.base_unknown
+}
+
 /// A short description of a message set.
 fn set_desc(s: &SetSummary) -> String {
     let mut d = format!(
@@ -112,6 +118,12 @@ fn set_desc(s: &SetSummary) -> String {
     }
     if s.crc_errors > 0 {
         let _ = write!(d, ", {} with a bad CRC", s.crc_errors);
+    }
+    if s.not_captured > 0 {
+        let _ = write!(d, ", {} not captured", s.not_captured);
+    }
+    if s.base_unknown {
+        d.push_str(", offsets relative to the set (the fetch offset was not captured)");
     }
     match s.end {
         SetEnd::Clean => {}
@@ -126,6 +138,13 @@ fn set_desc(s: &SetSummary) -> String {
         }
         SetEnd::Error => {
             let _ = write!(d, ", unreadable after {} bytes", s.valid_bytes);
+        }
+        SetEnd::NotCaptured => {
+            let _ = write!(
+                d,
+                ", layout of the last {} bytes not captured",
+                s.tail_bytes
+            );
         }
     }
     d
@@ -183,7 +202,7 @@ fn part_line(p: &PartInfo) -> String {
     }
     if let Some(s) = &p.set {
         let _ = write!(d, "  {}", set_desc(s));
-        if p.error_name.is_some() && p.error_code == Some(0) {
+        if p.error_name.is_some() && p.error_code == Some(0) && next_known(s) {
             let _ = write!(d, "  next offset {}", s.next_offset);
         }
     }
@@ -259,6 +278,39 @@ impl TextRenderer {
         s
     }
 
+    fn uncaptured_line(&self, u: &UncapturedEvent) -> String {
+        let part = u.part.map(|p| format!("part {p} ")).unwrap_or_default();
+        match u.what {
+            "message" if self.opts.verbose => format!(
+                "{INDENT}{part}offset {:>8}  next {:>8}  NOT CAPTURED  entry of {} bytes, {} of \
+                 them captured (no CRC check)",
+                u.position.unwrap_or(0),
+                u.offset.unwrap_or(0),
+                u.size,
+                u.captured
+            ),
+            "message_set" if self.opts.verbose => format!(
+                "{INDENT}{part}@{}  NOT CAPTURED  the last {} bytes of the set: a length field \
+                 is missing, so where their entries start is unknown",
+                u.at, u.size
+            ),
+            "offsets" => format!(
+                "{INDENT}{} of the offsets not captured ({} of their {} bytes captured)",
+                u.size / 8,
+                u.captured,
+                u.size
+            ),
+            "request" | "response" => format!(
+                "{}{:<13}{} bytes, {} captured: too few to decode (snap length)",
+                prefix(&u.stream, u.at),
+                u.what.to_uppercase(),
+                u.size,
+                u.captured
+            ),
+            _ => String::new(),
+        }
+    }
+
     fn error_line(&self, e: &ErrorEvent) -> String {
         let mut s = match (&e.stream, e.frame) {
             (Some(st), _) => format!("{}ERROR        ", prefix(st, e.at)),
@@ -311,6 +363,24 @@ impl TextRenderer {
         );
         count(&mut parts, sum.segments, "segment", "segments");
         count(&mut parts, sum.messages, "message", "messages");
+        count(
+            &mut parts,
+            sum.cut_frames,
+            "frame captured in part",
+            "frames captured in part",
+        );
+        count(
+            &mut parts,
+            sum.uncaptured_messages,
+            "message not captured",
+            "messages not captured",
+        );
+        count(
+            &mut parts,
+            sum.uncaptured_frames,
+            "frame too little captured to decode",
+            "frames too little captured to decode",
+        );
         if parts.is_empty() {
             parts.push("nothing decoded".into());
         }
@@ -401,6 +471,9 @@ impl TextRenderer {
                 if r.trailing_bytes > 0 {
                     let _ = write!(s, "  [{} trailing bytes ignored]", r.trailing_bytes);
                 }
+                if let Some(c) = r.captured {
+                    let _ = write!(s, "  [{c} of {} bytes captured]", r.size);
+                }
                 if !r.expects_response {
                     s.push_str("  [no response by design]");
                 }
@@ -428,7 +501,7 @@ impl TextRenderer {
                 }
                 if let Some(set) = r.part.as_ref().and_then(|p| p.set.as_ref()) {
                     let _ = write!(s, "  {}", set_desc(set));
-                    if r.error_code == 0 {
+                    if r.error_code == 0 && next_known(set) {
                         let _ = write!(s, "  next offset {}", set.next_offset);
                     }
                 }
@@ -438,6 +511,9 @@ impl TextRenderer {
                 }
                 if let Some(parts) = &r.parts {
                     let _ = write!(s, "  {}", plural(parts.len() as u64, "part", "parts"));
+                }
+                if let Some(c) = r.captured {
+                    let _ = write!(s, "  [{c} of {} bytes captured]", r.size);
                 }
                 match (r.request_index, r.request_at) {
                     (Some(i), _) => {
@@ -454,6 +530,7 @@ impl TextRenderer {
                 s
             }
             Event::Message(m) => self.message_line(m),
+            Event::Uncaptured(u) => self.uncaptured_line(u),
             Event::Gap(g) => {
                 let cause = match g.cause {
                     "snaplen" => "frame truncated by the snap length",
