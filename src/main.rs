@@ -38,6 +38,10 @@ enum Command {
     Consume(cmd::consume::Args),
     /// Ask a broker for the offsets of a partition (OFFSETS request).
     Offsets(cmd::offsets::Args),
+    /// List the brokers and topics registered in ZooKeeper (a 0.7 cluster).
+    Topics(cmd::cluster::TopicsArgs),
+    /// Show consumer groups registered in ZooKeeper: members, owners, committed offsets, lag.
+    Groups(cmd::cluster::GroupsArgs),
 }
 
 fn main() -> ExitCode {
@@ -48,6 +52,8 @@ fn main() -> ExitCode {
         Command::Produce(args) => cmd::produce::run(args),
         Command::Consume(args) => cmd::consume::run(args),
         Command::Offsets(args) => cmd::offsets::run(args),
+        Command::Topics(args) => cmd::cluster::topics(args),
+        Command::Groups(args) => cmd::cluster::groups_cmd(args),
     };
     match result {
         Ok(code) => code.exit(),

@@ -42,6 +42,20 @@ pub struct Args {
     /// Also stop when stdin reaches end of file (for scripts and tests).
     #[arg(long)]
     stop_on_eof: bool,
+    /// Join a cluster: register in ZooKeeper (`HOST:PORT[,...][/CHROOT]`) as `/brokers/ids/<id>`
+    /// and `/brokers/topics/<topic>/<id>`; needs `--broker-id`.
+    #[arg(long, value_name = "CONNECT", requires = "broker_id")]
+    zookeeper: Option<String>,
+    /// The broker id in the cluster (`brokerid`).
+    #[arg(long, value_name = "N", requires = "zookeeper")]
+    broker_id: Option<u32>,
+    /// The host written into the registration (the reference's `hostname`; default: the
+    /// listen address).
+    #[arg(long, value_name = "HOST", requires = "zookeeper")]
+    advertised_host: Option<String>,
+    /// ZooKeeper session timeout in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 6000)]
+    zk_session_timeout_ms: u64,
 }
 
 /// A flag set by SIGINT, SIGTERM or SIGHUP (the handler is installed on first use).
@@ -73,11 +87,35 @@ pub fn run(args: Args) -> anyhow::Result<Code> {
     .flush_interval(Duration::from_millis(args.flush_interval_ms.max(1)))
     .visible_on_append(!args.visible_on_flush);
     config.num_partitions = args.partitions.max(1);
-    let broker = Broker::start(config)
-        .map_err(|e| Failure::new(Code::Failure, format!("cannot start the broker: {e}")))?;
+    if let (Some(connect), Some(id)) = (&args.zookeeper, args.broker_id) {
+        config = config.zookeeper(
+            super::cluster::zk_config(connect, args.zk_session_timeout_ms),
+            id,
+        );
+        if let Some(h) = &args.advertised_host {
+            config = config.advertised_host(h.clone());
+        }
+    }
+    let broker = Broker::start(config).map_err(|e| {
+        let code = match &e {
+            kafka07::io::Error::RegistrationConflict { .. } => Code::Usage,
+            kafka07::io::Error::ZooKeeper { .. } => Code::Unreachable,
+            _ => Code::Failure,
+        };
+        Failure::new(code, format!("cannot start the broker: {e}"))
+    })?;
     {
         let mut out = io::stdout().lock();
         writeln!(out, "listening on {}", broker.local_addr())?;
+        if let Some(r) = broker.registration() {
+            writeln!(
+                out,
+                "registered as broker {} in ZooKeeper {} ({})",
+                r.info().id,
+                args.zookeeper.as_deref().unwrap_or(""),
+                r.info().encode()
+            )?;
+        }
         out.flush()?;
     }
     match &args.data_dir {

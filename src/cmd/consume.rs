@@ -32,11 +32,48 @@ pub struct Args {
     #[arg(long, value_name = "N")]
     max: Option<u64>,
     /// Print each message's offset (the reference's next-fetch offset) and a tab before it.
+    /// In cluster mode: topic, broker-partition, the message's own offset and its next
+    /// offset, tab-separated, before the payload.
     #[arg(long)]
     print_offset: bool,
     /// Fetch size in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = 1 << 20)]
     fetch_size: u32,
+    /// Cluster mode: join a consumer group through ZooKeeper (`HOST:PORT[,...][/CHROOT]`)
+    /// instead of reading one partition from `-b`; needs `--group`.
+    #[arg(short = 'c', long = "zookeeper", value_name = "CONNECT", requires = "group", conflicts_with_all = ["brokers", "partition", "offset"])]
+    zookeeper: Option<String>,
+    /// Cluster mode: the consumer group (`groupid`); its offsets live in ZooKeeper.
+    #[arg(short, long, requires = "zookeeper")]
+    group: Option<String>,
+    /// Cluster mode: where a partition without a committed offset starts, and where an
+    /// out-of-range one jumps to (`autooffset.reset`: earliest = smallest, latest = largest).
+    #[arg(long, value_name = "earliest|latest", default_value = "earliest", value_parser = parse_reset)]
+    from: OffsetReset,
+    /// Cluster mode: the consumer id after `<group>_` (default: host, time and random bits).
+    #[arg(long, value_name = "ID")]
+    consumer_id: Option<String>,
+    /// Cluster mode: streams (consumer threads) for the topic.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    streams: u32,
+    /// Cluster mode: commit offsets to ZooKeeper this often (and always on exit).
+    #[arg(long, value_name = "MS", default_value_t = 10_000)]
+    commit_interval_ms: u64,
+    /// Cluster mode without --follow: stop once no message came for this long.
+    #[arg(long, value_name = "MS", default_value_t = 2000)]
+    idle_ms: u64,
+    /// Cluster mode: ZooKeeper session timeout in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 6000)]
+    zk_session_timeout_ms: u64,
+}
+
+/// Parses `earliest`/`smallest` or `latest`/`largest`.
+fn parse_reset(s: &str) -> Result<OffsetReset, String> {
+    match s {
+        "earliest" | "smallest" => Ok(OffsetReset::Earliest),
+        "latest" | "largest" => Ok(OffsetReset::Latest),
+        n => Err(format!("{n:?} is not earliest or latest")),
+    }
 }
 
 /// Parses `earliest`, `latest` or a byte offset.
@@ -114,6 +151,28 @@ fn out_of_range(args: &Args, at: u64) -> Failure {
 /// Runs `consume`: payloads on stdout, one per line.
 pub fn run(args: Args) -> anyhow::Result<Code> {
     super::client::check_topic(&args.topic)?;
+    if let (Some(connect), Some(group)) = (&args.zookeeper, &args.group) {
+        let zk = super::cluster::ZkArgs {
+            connect: connect.clone(),
+            zk_session_timeout_ms: args.zk_session_timeout_ms,
+        };
+        return super::cluster::consume(
+            &zk,
+            super::cluster::GroupConsume {
+                topic: &args.topic,
+                group,
+                consumer_id: args.consumer_id.as_deref(),
+                streams: args.streams,
+                reset: args.from,
+                follow: args.follow,
+                idle: Duration::from_millis(args.idle_ms),
+                max: args.max.unwrap_or(u64::MAX),
+                commit_every: Duration::from_millis(args.commit_interval_ms.max(1)),
+                print_offset: args.print_offset,
+                fetch_size: args.fetch_size,
+            },
+        );
+    }
     let config = ConsumerConfig::default()
         .start(args.offset)
         .fetch_size(args.fetch_size)

@@ -2,6 +2,7 @@
 
 pub mod broker;
 pub mod client;
+pub mod cluster;
 pub mod consume;
 pub mod decode;
 pub mod offsets;

@@ -40,6 +40,18 @@ pub struct Args {
     /// Messages per request.
     #[arg(long, value_name = "N", default_value_t = 200)]
     batch: usize,
+    /// Cluster mode: find brokers and partitions in ZooKeeper (`HOST:PORT[,...][/CHROOT]`)
+    /// instead of `-b`; each message goes to a partition of a live broker (random, or by
+    /// `--key`).
+    #[arg(short = 'c', long = "zookeeper", value_name = "CONNECT", conflicts_with_all = ["brokers", "partition"])]
+    zookeeper: Option<String>,
+    /// Cluster mode: partition by this key with the reference's `DefaultPartitioner`
+    /// (Java `String.hashCode`), so equal keys share a partition.
+    #[arg(long, value_name = "KEY", requires = "zookeeper")]
+    key: Option<String>,
+    /// Cluster mode: ZooKeeper session timeout in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 6000)]
+    zk_session_timeout_ms: u64,
 }
 
 /// Runs `produce`. Nothing is printed on stdout; a summary goes to stderr.
@@ -53,6 +65,32 @@ pub fn run(args: Args) -> anyhow::Result<Code> {
     let config = ProducerConfig::default()
         .codec(codec)
         .batch_messages(args.batch.max(1));
+    if let Some(connect) = &args.zookeeper {
+        let zk = super::cluster::ZkArgs {
+            connect: connect.clone(),
+            zk_session_timeout_ms: args.zk_session_timeout_ms,
+        };
+        let mut messages: Box<dyn Iterator<Item = io::Result<Vec<u8>>>> =
+            if args.messages.is_empty() {
+                Box::new(io::stdin().lock().split(b'\n').map(|l| {
+                    l.map(|mut line| {
+                        if line.last() == Some(&b'\r') {
+                            line.pop();
+                        }
+                        line
+                    })
+                }))
+            } else {
+                Box::new(args.messages.iter().map(|m| Ok(m.clone().into_bytes())))
+            };
+        return super::cluster::produce(
+            &zk,
+            &args.topic,
+            args.key.as_deref(),
+            config,
+            &mut messages,
+        );
+    }
     let mut producer = Producer::new(args.brokers.list(), config);
     let fail = |e| failure(e, &args.brokers);
     let mut count = 0u64;
