@@ -118,13 +118,13 @@ fn deep_payloads(set: MessageSet<'_>, scratch: &mut Vec<u8>) -> Result<Vec<Vec<u
     }
 }
 
+/// `(position, resume offset, payload)` per message, and the error that stopped the walk.
+pub(crate) type DeepMessages = (Vec<(u64, u64, Vec<u8>)>, Option<kafka07_proto::Error>);
+
 /// Every message of `set`, wrappers decompressed (CRCs verified), as `(position, resume
 /// offset, payload)`, and the error that stopped the walk early, if any. `scratch` grows (up
 /// to 256 MiB) when a wrapper needs more room.
-pub(crate) fn deep_messages(
-    set: MessageSet<'_>,
-    scratch: &mut Vec<u8>,
-) -> (Vec<(u64, u64, Vec<u8>)>, Option<kafka07_proto::Error>) {
+pub(crate) fn deep_messages(set: MessageSet<'_>, scratch: &mut Vec<u8>) -> DeepMessages {
     loop {
         let mut out = Vec::new();
         let mut err = None;

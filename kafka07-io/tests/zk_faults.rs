@@ -42,7 +42,9 @@ fn zookeeper_lost_mid_run_everything_keeps_its_state_and_resumes() {
         return;
     }
     let mut server = ZkServer::start_with_tick(100);
-    let zk = ZkConfig::new(server.connect("lost")).session_timeout(Duration::from_secs(6));
+    // A long session timeout: the server is away for a few seconds (a JVM restart), well
+    // within it, so every session survives.
+    let zk = ZkConfig::new(server.connect("lost")).session_timeout(Duration::from_secs(20));
     let broker = Broker::start(
         BrokerConfig::in_memory()
             .visible_on_append(true)

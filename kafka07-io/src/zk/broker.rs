@@ -72,8 +72,15 @@ fn register_id(zk: &ZkClient, info: &BrokerInfo) -> Result<()> {
         match zk.get_with_owner(&path)? {
             None => continue, // vanished in between: try again
             Some((held, owner)) => {
-                if owner == zk.session_id() || held == data.as_bytes() {
+                if owner == zk.session_id() {
                     return Ok(());
+                }
+                if held == data.as_bytes() {
+                    // Our own registration from a session that expired on our side but not
+                    // yet on the server's: it will vanish with that session, so replace it
+                    // (the reference keeps it, and is then unregistered until a restart).
+                    zk.delete(&path)?;
+                    continue;
                 }
                 return Err(Error::RegistrationConflict {
                     path,

@@ -578,6 +578,9 @@ impl Drop for GroupConsumer {
     }
 }
 
+/// An owned partition and the queue of the stream its thread feeds.
+type Owned = (Arc<Part>, Arc<Queue>);
+
 struct Fetcher {
     thread: JoinHandle<()>,
 }
@@ -709,11 +712,12 @@ impl Coordinator {
     fn new_session(&mut self) -> Result<()> {
         let zk = ZkClient::connect(self.zk.config())?;
         let me = self.paths.id(&self.shared.consumer_id);
-        zk.create(
-            &me,
-            self.shared.config.subscription.encode().as_bytes(),
-            true,
-        )?;
+        let sub = self.shared.config.subscription.encode();
+        if !zk.create(&me, sub.as_bytes(), true)? {
+            // Left by our expired session (the server has not dropped it yet): replace it.
+            zk.delete(&me)?;
+            zk.create(&me, sub.as_bytes(), true)?;
+        }
         self.session += 1;
         let s = self.session;
         zk.session_events(&self.tx, move |e| Ev::Session(s, e));
@@ -923,7 +927,7 @@ impl Coordinator {
         }
         self.held = created;
         // Start offsets: committed, else per autooffset.reset.
-        let mut by_broker: BTreeMap<u32, Vec<(Arc<Part>, Arc<Queue>)>> = BTreeMap::new();
+        let mut by_broker: BTreeMap<u32, Vec<Owned>> = BTreeMap::new();
         let mut owned = Vec::new();
         for (topic, bp, thread) in &mine {
             let path = self.paths.offset(topic, bp);
@@ -1013,7 +1017,7 @@ fn nap(d: Duration, stop: &AtomicBool) -> bool {
 /// One broker's fetcher (`FetcherRunnable`): a MULTIFETCH for all owned partitions there.
 fn fetch_loop(
     addr: String,
-    parts: Vec<(Arc<Part>, Arc<Queue>)>,
+    parts: Vec<Owned>,
     shared: Arc<Shared>,
     tx: Sender<Ev>,
 ) {

@@ -33,7 +33,7 @@ pub use layout::{
     parse_partition_count, thread_ids, thread_index, topic_broker_path, topic_path, BrokerInfo,
     BrokerPartition, GroupPaths, Subscription, BROKER_IDS, BROKER_TOPICS,
 };
-pub use producer::{ZkPartitioning, ZkProducer, ZkProducerStats};
+pub use producer::{PartitionFn, ZkPartitioning, ZkProducer, ZkProducerStats};
 pub use view::{
     cluster_view, group_view, groups, ClusterView, GroupMember, GroupPartition, GroupView,
     TopicView,

@@ -14,6 +14,9 @@ use super::layout::{
 use crate::error::{Error, Result};
 use crate::producer::{Producer, ProducerConfig};
 
+/// A partitioner function: `(key, partition count)` to an index.
+pub type PartitionFn = dyn Fn(&[u8], usize) -> i64 + Send + Sync;
+
 /// How a [`ZkProducer`] picks a partition for a keyed message.
 #[derive(Clone, Default)]
 pub enum ZkPartitioning {
@@ -23,7 +26,7 @@ pub enum ZkPartitioning {
     Reference,
     /// Your function of `(key, partition count)`; an index outside `0..count` is refused with
     /// [`Error::InvalidPartition`] as the reference does.
-    Custom(Arc<dyn Fn(&[u8], usize) -> i64 + Send + Sync>),
+    Custom(Arc<PartitionFn>),
 }
 
 impl fmt::Debug for ZkPartitioning {
