@@ -114,9 +114,9 @@ fn snaplen_capture_keeps_alignment_and_decodes_the_cut_frames() {
     assert!(out
         .stdout
         .contains("C>S @949      request 1    FETCH       big:0  offset 0  max 0"));
-    assert!(out
-        .stdout
-        .contains("offset        0  next      310  NOT CAPTURED  entry of 310 bytes, 115 of them captured"));
+    assert!(out.stdout.contains(
+        "offset        0  next      310  NOT CAPTURED  entry of 310 bytes, 115 of them captured"
+    ));
     assert!(out
         .stdout
         .contains("OFFSETS     big:0  NoError  offsets [930]"));
@@ -142,4 +142,294 @@ fn hex_dumps_and_port_option() {
         out.stdout
     );
     assert!(out.stdout.contains("OffsetOutOfRange (1)"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Snap-length captures (tests/data/captures/snaplen/, made by scripts/make-snaplen-captures.sh):
+// one session captured at the same time whole and with `tcpdump -s 96` and `-s 68`, with the
+// Linux default TCP timestamps (whole, s96, s68: 66 header bytes per packet, so 30 and 2
+// payload bytes are kept) and with TCP timestamps off (nots-*: 54 header bytes, 42 and 14
+// payload bytes kept).
+// ---------------------------------------------------------------------------------------------
+
+const SNAP: &str = "tests/data/captures/snaplen";
+
+fn snap_json(file: &str) -> Vec<serde_json::Value> {
+    let out = run(&["decode", "--json", "--deep", &format!("{SNAP}/{file}.pcap")]);
+    assert!(matches!(out.code, Some(0 | 4)), "{}", out.stderr);
+    out.stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn of_type<'v>(v: &'v [serde_json::Value], t: &str) -> Vec<&'v serde_json::Value> {
+    v.iter().filter(|r| r["type"] == t).collect()
+}
+
+/// Every request and response as (connection, direction, stream position, type, index,
+/// answered request, topic, partition).
+fn frames(v: &[serde_json::Value]) -> Vec<String> {
+    v.iter()
+        .filter(|r| r["type"] == "request" || r["type"] == "response")
+        .map(|r| {
+            format!(
+                "#{} {} @{} {} {} {} index {} answers {}",
+                r["conn"],
+                r["dir"],
+                r["at"],
+                r["type"],
+                r["request_type"],
+                r["size"],
+                r["index"],
+                r["request_index"]
+            )
+        })
+        .collect()
+}
+
+fn counts_by_type(v: &[serde_json::Value], t: &str) -> std::collections::BTreeMap<String, usize> {
+    let mut m = std::collections::BTreeMap::new();
+    for r in of_type(v, t) {
+        *m.entry(r["request_type"].as_str().unwrap().to_string())
+            .or_default() += 1;
+    }
+    m
+}
+
+#[test]
+fn snaplen_request_counts_by_type_equal_the_whole_capture() {
+    for (whole, cut) in [
+        ("whole", "s96"),
+        ("nots-whole", "nots-s96"),
+        ("nots-whole", "nots-s68"),
+    ] {
+        let w = snap_json(whole);
+        let c = snap_json(cut);
+        let requests = counts_by_type(&w, "request");
+        assert_eq!(
+            requests,
+            [
+                ("FETCH", 11),
+                ("MULTIFETCH", 1),
+                ("MULTIPRODUCE", 1),
+                ("OFFSETS", 6),
+                ("PRODUCE", 4)
+            ]
+            .into_iter()
+            .map(|(k, n)| (k.to_string(), n))
+            .collect(),
+            "{whole}"
+        );
+        assert_eq!(counts_by_type(&c, "request"), requests, "{cut}");
+        assert_eq!(
+            counts_by_type(&c, "response"),
+            counts_by_type(&w, "response"),
+            "{cut}"
+        );
+        // Not only the counts: every frame at the same stream position, with the same size,
+        // answering the same request.
+        assert_eq!(frames(&c), frames(&w), "{cut}");
+        let summary = c.last().unwrap();
+        assert_eq!(summary["type"], "summary");
+        // Nothing reported as broken that was only not captured: no error, no resync, no CRC.
+        assert_eq!(summary["errors"], 0, "{cut}");
+        assert_eq!(summary["crc_errors"], 0, "{cut}");
+        assert_eq!(summary["skipped_bytes"], 0, "{cut}");
+        assert!(of_type(&c, "resync").is_empty(), "{cut}");
+        assert!(summary["cut_frames"].as_u64().unwrap() > 0, "{cut}");
+    }
+}
+
+#[test]
+fn snaplen_every_message_is_shown_or_reported_not_captured() {
+    for (whole, cut, shown, uncaptured) in [
+        ("whole", "s96", 1, 9),
+        ("nots-whole", "nots-s96", 5, 7),
+        ("nots-whole", "nots-s68", 0, 4),
+    ] {
+        let w = snap_json(whole);
+        let c = snap_json(cut);
+        let key = |r: &serde_json::Value| {
+            (
+                r["conn"].as_u64().unwrap(),
+                r["dir"].as_str().unwrap().to_string(),
+                r["at"].as_u64().unwrap(),
+            )
+        };
+        let cut_msgs: std::collections::HashMap<_, _> = of_type(&c, "message")
+            .into_iter()
+            .filter(|m| m["depth"] == 0)
+            .map(|m| (key(m), m))
+            .collect();
+        let not_captured: std::collections::HashMap<_, _> = of_type(&c, "uncaptured")
+            .into_iter()
+            .filter(|u| u["what"] == "message")
+            .map(|u| (key(u), u))
+            .collect();
+        let lost_layout: Vec<_> = of_type(&c, "uncaptured")
+            .into_iter()
+            .filter(|u| u["what"] == "message_set" || u["what"] == "frame_rest")
+            .collect();
+        // Frames whose sets have offsets relative to the set (FETCH offset not captured).
+        let relative: std::collections::HashSet<(u64, String, u64)> = of_type(&c, "response")
+            .into_iter()
+            .filter(|r| r["set"]["base_unknown"] == true)
+            .map(|r| {
+                (
+                    r["conn"].as_u64().unwrap(),
+                    r["dir"].as_str().unwrap().to_string(),
+                    r["at"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        if cut == "nots-s68" {
+            assert!(!relative.is_empty(), "-s 68 keeps no FETCH offset");
+        }
+        let mut seen = (0, 0);
+        for m in of_type(&w, "message")
+            .into_iter()
+            .filter(|m| m["depth"] == 0)
+        {
+            let k = key(m);
+            if let Some(got) = cut_msgs.get(&k) {
+                // Shown: the same message, CRC checked, with the same offsets and payload.
+                for f in ["payload", "position", "offset", "crc", "codec", "size"] {
+                    assert_eq!(got[f], m[f], "{cut} {k:?} {f}");
+                }
+                seen.0 += 1;
+            } else if let Some(u) = not_captured.get(&k) {
+                // Not captured in full: its place and length are still right (its log
+                // offsets relative to the set when the FETCH offset was not captured).
+                let frame = (k.0, k.1.clone(), u["frame_at"].as_u64().unwrap());
+                if relative.contains(&frame) {
+                    let len = |r: &serde_json::Value| {
+                        r["offset"].as_u64().unwrap() - r["position"].as_u64().unwrap()
+                    };
+                    assert_eq!(len(u), len(m), "{cut} {k:?}");
+                } else {
+                    assert_eq!(u["position"], m["position"], "{cut} {k:?}");
+                    assert_eq!(u["offset"], m["offset"], "{cut} {k:?}");
+                }
+                assert_eq!(u["size"].as_u64(), Some(m["size"].as_u64().unwrap() + 10));
+                assert!(u["captured"].as_u64() < u["size"].as_u64());
+                seen.1 += 1;
+            } else {
+                // After a length field that was not captured.
+                assert!(
+                    lost_layout.iter().any(|u| key(u).0 == k.0
+                        && key(u).1 == k.1
+                        && (key(u).2..key(u).2 + u["size"].as_u64().unwrap()).contains(&k.2)),
+                    "{cut}: message {k:?} of the whole capture is not accounted for"
+                );
+            }
+        }
+        assert_eq!(seen, (shown, uncaptured), "{cut}: (shown, not captured)");
+        assert_eq!(
+            cut_msgs.len(),
+            shown,
+            "{cut}: nothing shown that was not sent"
+        );
+        let summary = c.last().unwrap();
+        assert_eq!(summary["messages"].as_u64(), Some(shown as u64), "{cut}");
+        assert_eq!(
+            summary["uncaptured_messages"].as_u64(),
+            Some(uncaptured as u64),
+            "{cut}"
+        );
+    }
+}
+
+#[test]
+fn snaplen_payloads_that_fit_are_the_ones_sent() {
+    let c = snap_json("nots-s96");
+    let shown: Vec<(u64, String)> = of_type(&c, "message")
+        .iter()
+        .map(|m| (m["conn"].as_u64().unwrap(), payload(m)))
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            (4, "hello, kafka 0.7".to_string()),
+            (5, "hello, kafka 0.7".to_string()),
+            (5, "second message".to_string()),
+            (8, "multi one".to_string()),
+            (8, "multi one".to_string()),
+        ]
+    );
+}
+
+#[test]
+fn snaplen_json_frame_records_say_how_many_bytes_were_captured() {
+    let w = snap_json("whole");
+    let c = snap_json("s96");
+    let big = |v: &[serde_json::Value]| {
+        (*of_type(v, "request")
+            .iter()
+            .find(|r| r["conn"] == 3 && r["request_type"] == "PRODUCE")
+            .unwrap())
+        .clone()
+    };
+    // The 102400-byte message: a 102430-byte PRODUCE over three TCP segments, 30 bytes of
+    // each captured (-s 96 less 66 header bytes).
+    let (whole, cut) = (big(&w), big(&c));
+    assert_eq!(whole["size"], 102_430);
+    assert!(
+        whole.get("captured").is_none(),
+        "whole frames carry no count"
+    );
+    assert_eq!(cut["size"], 102_430);
+    assert_eq!(cut["captured"], 90);
+    assert_eq!(cut["topic"], "demo");
+    assert_eq!(cut["partition"], 0);
+    assert_eq!(cut["set"]["size"], 102_410);
+    assert_eq!(cut["set"]["not_captured"], 1);
+    let u = of_type(&c, "uncaptured")
+        .into_iter()
+        .find(|u| u["conn"] == 3)
+        .unwrap();
+    assert_eq!(u["what"], "message");
+    assert_eq!(
+        (u["at"].as_u64(), u["size"].as_u64()),
+        (Some(20), Some(102_410))
+    );
+    assert_eq!(
+        (u["position"].as_u64(), u["offset"].as_u64()),
+        (Some(0), Some(102_410))
+    );
+    assert_eq!(u["captured"], 70);
+    // A FETCH answer cut after its first bytes still answers its request, with its error
+    // code and its set's size.
+    let r = of_type(&c, "response")
+        .into_iter()
+        .find(|r| r["conn"] == 4 && r["index"] == 1)
+        .unwrap();
+    assert_eq!(r["request_index"], 1);
+    assert_eq!(r["error_code"], 0);
+    assert_eq!(r["size"], 102_647);
+    assert_eq!(r["captured"], 90);
+    assert_eq!(r["set"]["end"], "not_captured");
+}
+
+#[test]
+fn snaplen_68_with_tcp_timestamps_keeps_2_bytes_a_packet_and_invents_nothing() {
+    // 68 - 66 header bytes: 2 bytes of each packet, never a whole size field. No frame can
+    // be delimited; none is made up.
+    let c = snap_json("s68");
+    assert!(of_type(&c, "request").is_empty());
+    assert!(of_type(&c, "response").is_empty());
+    assert!(of_type(&c, "message").is_empty());
+    let summary = c.last().unwrap();
+    assert_eq!(summary["connections"], 10);
+    assert_eq!(summary["crc_errors"], 0);
+    assert!(summary["gaps"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn snaplen_captures_text() {
+    for cut in ["s96", "nots-s96", "nots-s68", "s68"] {
+        let out = run(&["decode", "-v", "--deep", &format!("{SNAP}/{cut}.pcap")]);
+        assert_eq!(out.code, Some(4), "{cut}: gaps are defects");
+        insta::assert_snapshot!(format!("snaplen_{cut}"), out.stdout);
+    }
 }

@@ -331,7 +331,8 @@ pub struct UncapturedEvent {
     #[serde(flatten)]
     pub stream: StreamId,
     /// `message`, `message_set` (the rest of a set after a length field that was not
-    /// captured), `request`, `response` (a frame whose header was not captured) or `offsets`.
+    /// captured), `frame_rest` (the rest of a frame, parts included, after such a length
+    /// field), `request`, `response` (a frame whose header was not captured) or `offsets`.
     pub what: &'static str,
     /// Stream position of the frame holding it.
     pub frame_at: u64,

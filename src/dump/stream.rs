@@ -977,6 +977,17 @@ impl ConnectionDecoder {
                 };
                 p.info.set = Some(walk_cut_set(cut, start, end, 0, &ctx, &arena, &mut events));
             }
+            let produce = matches!(rt, RequestType::Produce | RequestType::MultiProduce);
+            if next.is_none() && (i + 1 < limit || (produce && p.set.is_none())) {
+                // Where the rest of the frame's fields are is not known.
+                events.push(Event::Uncaptured(rest_of_frame(
+                    id,
+                    cut,
+                    o,
+                    Some(index),
+                    multi.then_some(i as u32),
+                )));
+            }
             keys.push(PartKey {
                 topic: p.info.topic.clone(),
                 partition: p.info.partition,
@@ -1077,6 +1088,7 @@ impl ConnectionDecoder {
         };
         let mut request_type = pending_ref.map_or("FETCH", |p| p.request_type);
         let (mut part, mut parts, mut offsets) = (None, None, None);
+        let mut rest = None;
         match expect {
             Some(Expect::Fetch) | None => {
                 let mut info = info_for(key(0));
@@ -1097,6 +1109,8 @@ impl ConnectionDecoder {
                     info.error_name = info.error_code.map(|c| error_name(ErrorCode(c)));
                     if let Some(end) = end {
                         info.set = Some(walk(o + 6, end, &info, Some(i as u32)));
+                    } else {
+                        rest = Some(rest_of_frame(id, cut, o, request_index, Some(i as u32)));
                     }
                     list.push(info);
                     off = end;
@@ -1149,9 +1163,34 @@ impl ConnectionDecoder {
             captured: Some(cut.captured()),
             raw: cut.head(),
         }));
+        events.extend(rest.map(Event::Uncaptured));
         for e in &events {
             sink.event(e);
         }
+    }
+}
+
+/// The rest of a cut frame from frame offset `from`, where a length field that would say
+/// where its next fields are was not captured.
+fn rest_of_frame(
+    stream: StreamId,
+    cut: &CutFrame,
+    from: u64,
+    request_index: Option<u64>,
+    part: Option<u32>,
+) -> UncapturedEvent {
+    let size = cut.total.saturating_sub(from);
+    UncapturedEvent {
+        stream,
+        what: "frame_rest",
+        frame_at: cut.at,
+        request_index,
+        part,
+        at: cut.at + from,
+        position: None,
+        offset: None,
+        size,
+        captured: cut.captured_in(from, size),
     }
 }
 

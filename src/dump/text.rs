@@ -294,6 +294,11 @@ impl TextRenderer {
                  is missing, so where their entries start is unknown",
                 u.at, u.size
             ),
+            "frame_rest" if self.opts.verbose => format!(
+                "{INDENT}{part}@{}  NOT CAPTURED  the last {} bytes of the frame: a length field \
+                 is missing, so where its fields are is unknown",
+                u.at, u.size
+            ),
             "offsets" => format!(
                 "{INDENT}{} of the offsets not captured ({} of their {} bytes captured)",
                 u.size / 8,
