@@ -1015,12 +1015,7 @@ fn nap(d: Duration, stop: &AtomicBool) -> bool {
 }
 
 /// One broker's fetcher (`FetcherRunnable`): a MULTIFETCH for all owned partitions there.
-fn fetch_loop(
-    addr: String,
-    parts: Vec<Owned>,
-    shared: Arc<Shared>,
-    tx: Sender<Ev>,
-) {
+fn fetch_loop(addr: String, parts: Vec<Owned>, shared: Arc<Shared>, tx: Sender<Ev>) {
     let cfg = &shared.config;
     let stop = &shared.stop_fetch;
     let mut client = Client::new(crate::BrokerList::new([addr.as_str()]).max_rounds(1));
