@@ -249,11 +249,7 @@ fn an_unreachable_zookeeper_is_exit_5_naming_the_connect_string() {
     if !available("cli unreachable") {
         return;
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = zk_support::closed_port();
     let zk = format!("127.0.0.1:{port}");
     for args in [
         vec!["topics", "-c", &zk, "--zk-session-timeout-ms", "1000"],

@@ -13,9 +13,9 @@ use kafka07_io::zk::{
     ZkConfig, ZkProducer,
 };
 use kafka07_io::{Broker, BrokerConfig, Client, Error, OffsetReset, ProducerConfig};
-use zk_support::{available, chroot, shared};
+use zk_support::{available, chroot, eventually, shared};
 
-const WAIT: Duration = Duration::from_secs(30);
+use zk_support::WAIT;
 
 fn zk(test: &str) -> Option<ZkConfig> {
     if !available(test) {
@@ -26,18 +26,6 @@ fn zk(test: &str) -> Option<ZkConfig> {
 
 fn broker(zk: &ZkConfig, id: u32, cfg: BrokerConfig) -> Broker {
     Broker::start(cfg.visible_on_append(true).zookeeper(zk.clone(), id)).expect("broker starts")
-}
-
-/// Polls `f` until it returns `Some`, at most [`WAIT`].
-fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let end = Instant::now() + WAIT;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < end, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 fn now_ms() -> u128 {
@@ -163,12 +151,7 @@ fn an_unreachable_ensemble_is_an_error_within_the_timeout_naming_it() {
     if !available("unreachable") {
         return;
     }
-    // A port nobody listens on.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = zk_support::closed_port();
     let connect = format!("127.0.0.1:{port}/kafka");
     let cfg = ZkConfig::new(&connect).session_timeout(Duration::from_millis(1500));
     let t = Instant::now();

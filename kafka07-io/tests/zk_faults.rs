@@ -3,24 +3,11 @@
 
 mod zk_support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use kafka07_io::zk::{BrokerPartition, GroupConfig, GroupConsumer, ZkClient, ZkConfig, ZkProducer};
 use kafka07_io::{Broker, BrokerConfig, Client, ProducerConfig};
-use zk_support::{available, ZkServer};
-
-const WAIT: Duration = Duration::from_secs(40);
-
-fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let end = Instant::now() + WAIT;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < end, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
+use zk_support::{available, eventually, ZkServer, WAIT};
 
 fn produce(addr: std::net::SocketAddr, topic: &str, payloads: &[&str]) {
     let mut c = Client::connect(addr).unwrap();

@@ -261,6 +261,26 @@ pub fn shared() -> &'static ZkServer {
     SERVER.get_or_init(ZkServer::start)
 }
 
+/// Every wait of the ZooKeeper tests ends by this.
+pub const WAIT: Duration = Duration::from_secs(40);
+
+/// Polls `f` until it returns `Some`, at most [`WAIT`].
+pub fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let end = Instant::now() + WAIT;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < end, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A loopback port nobody listens on (bound, then released).
+pub fn closed_port() -> u16 {
+    free_port()
+}
+
 /// A unique chroot name for a test.
 pub fn chroot(test: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);
