@@ -334,40 +334,6 @@ impl ZkClient {
         }
     }
 
-    /// The data of `path` (`None` when missing) and a one-shot watch on it, as
-    /// [`children_watch`](Self::children_watch).
-    pub fn data_watch<T: Send + 'static>(
-        &self,
-        path: &str,
-        notify: &Sender<T>,
-        tag: T,
-    ) -> Result<Option<Vec<u8>>> {
-        match self.run(self.client.get_and_watch_data(path)) {
-            Ok((data, _, w)) => {
-                let tx = notify.clone();
-                runtime().spawn(async move {
-                    w.changed().await;
-                    let _ = tx.send(tag);
-                });
-                Ok(Some(data))
-            }
-            Err(Failure::Zk(zkc::Error::NoNode)) => {
-                match self.run(self.client.check_and_watch_stat(path)) {
-                    Ok((_, w)) => {
-                        let tx = notify.clone();
-                        runtime().spawn(async move {
-                            w.changed().await;
-                            let _ = tx.send(tag);
-                        });
-                        self.get(path)
-                    }
-                    Err(e) => Err(self.err("get", path, e)),
-                }
-            }
-            Err(e) => Err(self.err("get", path, e)),
-        }
-    }
-
     /// Reports this session's state changes on `notify`, each mapped through `tag`, until the
     /// session ends (expired or closed: the last event).
     pub fn session_events<T: Send + 'static>(
@@ -397,29 +363,9 @@ impl ZkClient {
         });
     }
 
-    /// `true` while the session has not expired or been closed.
-    pub fn is_alive(&self) -> bool {
-        !matches!(
-            self.client.state(),
-            zkc::SessionState::Expired | zkc::SessionState::Closed | zkc::SessionState::AuthFailed
-        )
-    }
-
-    /// `true` while connected to a server.
-    pub fn is_connected(&self) -> bool {
-        matches!(
-            self.client.state(),
-            zkc::SessionState::SyncConnected | zkc::SessionState::ConnectedReadOnly
-        )
-    }
-
-    /// Closes the session now: the server deletes its ephemeral nodes at once (instead of
-    /// after the session timeout). Dropping the last clone closes it too.
+    /// Drops this handle; when it is the last clone, the session is closed and the server
+    /// deletes its ephemeral nodes at once (instead of after the session timeout).
     pub fn close(self) {
-        let ZkClient { client, .. } = self;
-        let wait = self.config.connection_timeout;
-        runtime().block_on(async move {
-            drop(tokio::time::timeout(wait, async move { drop(client) }).await);
-        });
+        drop(self);
     }
 }

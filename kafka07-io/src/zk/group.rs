@@ -1,7 +1,7 @@
 //! Consumer groups (spec §10.3-10.5; `consumer/ZookeeperConsumerConnector.scala`,
 //! `consumer/FetcherRunnable.scala`).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -12,9 +12,10 @@ use kafka07_proto::{ErrorCode, ErrorKind};
 
 use super::client::{SessionEvent, ZkClient, ZkConfig};
 use super::layout::{
-    assign_range, parse_partition_count, thread_ids, thread_index, topic_path, BrokerInfo,
-    BrokerPartition, GroupPaths, Subscription, BROKER_IDS, BROKER_TOPICS,
+    assign_range, parse_offset, thread_ids, thread_index, topic_path, BrokerPartition, GroupPaths,
+    Subscription, BROKER_IDS, BROKER_TOPICS,
 };
+use super::view::{note_problem, read_brokers, read_topic_counts};
 use crate::client::{deep_messages, Client, FetchSpec, OffsetTime};
 use crate::consumer::OffsetReset;
 use crate::error::{Error, Result};
@@ -347,10 +348,7 @@ struct Shared {
 
 impl Shared {
     fn problem(&self, p: String) {
-        let mut s = lock(&self.stats);
-        if !s.problems.contains(&p) && s.problems.len() < 1000 {
-            s.problems.push(p);
-        }
+        note_problem(&mut lock(&self.stats).problems, p);
     }
     fn error(&self, e: String) {
         lock(&self.stats).last_error = Some(e);
@@ -581,10 +579,6 @@ impl Drop for GroupConsumer {
 /// An owned partition and the queue of the stream its thread feeds.
 type Owned = (Arc<Part>, Arc<Queue>);
 
-struct Fetcher {
-    thread: JoinHandle<()>,
-}
-
 struct Coordinator {
     shared: Arc<Shared>,
     zk: ZkClient,
@@ -593,7 +587,7 @@ struct Coordinator {
     paths: GroupPaths,
     /// Paths with a pending child watch.
     armed: BTreeSet<String>,
-    fetchers: Vec<Fetcher>,
+    fetchers: Vec<JoinHandle<()>>,
     /// Owner nodes held: (path).
     held: Vec<String>,
     expired: bool,
@@ -733,7 +727,7 @@ impl Coordinator {
     fn stop_fetchers(&mut self) {
         self.shared.stop_fetch.store(true, Ordering::SeqCst);
         for f in self.fetchers.drain(..) {
-            let _ = f.thread.join();
+            let _ = f.join();
         }
         self.shared.stop_fetch.store(false, Ordering::SeqCst);
         for q in self.shared.queues.values() {
@@ -847,40 +841,18 @@ impl Coordinator {
         };
         let my_topics = shared.config.subscription.topic_counts(&existing);
         // Live brokers.
-        let mut brokers: HashMap<u32, BrokerInfo> = HashMap::new();
-        for id in self.zk.children(BROKER_IDS)? {
-            let path = format!("{BROKER_IDS}/{id}");
-            let Ok(n) = id.parse::<u32>() else {
-                shared.problem(format!("{path}: the broker id is not a number"));
-                continue;
-            };
-            if let Some(d) = self.zk.get(&path)? {
-                match BrokerInfo::parse(n, &d) {
-                    Ok(b) => {
-                        brokers.insert(n, b);
-                    }
-                    Err(e) => shared.problem(format!("{path}: {e}")),
-                }
-            }
-        }
+        let brokers = read_brokers(&self.zk, self.zk.children(BROKER_IDS)?, &mut |p| {
+            shared.problem(p)
+        })?;
         // The assignment, topic by topic.
         let mut mine: Vec<(String, BrokerPartition, String)> = Vec::new();
         for topic in my_topics.keys() {
-            let tpath = topic_path(topic);
-            let mut parts = Vec::new();
-            for child in self.children(&tpath)? {
-                let cpath = format!("{tpath}/{child}");
-                let Ok(b) = child.parse::<u32>() else {
-                    shared.problem(format!("{cpath}: the broker id is not a number"));
-                    continue;
-                };
-                if let Some(d) = self.zk.get(&cpath)? {
-                    match parse_partition_count(&d) {
-                        Ok(n) => parts.extend((0..n).map(|p| format!("{b}-{p}"))),
-                        Err(e) => shared.problem(format!("{cpath}: {e}")),
-                    }
-                }
-            }
+            let children = self.children(&topic_path(topic))?;
+            let counts = read_topic_counts(&self.zk, topic, children, &mut |p| shared.problem(p))?;
+            let parts: Vec<String> = counts
+                .iter()
+                .flat_map(|(b, n)| (0..*n).map(move |p| format!("{b}-{p}")))
+                .collect();
             let mut threads = Vec::new();
             for (m, s) in &subs {
                 if let Some(&n) = s.topic_counts(&existing).get(topic) {
@@ -931,20 +903,12 @@ impl Coordinator {
         let mut owned = Vec::new();
         for (topic, bp, thread) in &mine {
             let path = self.paths.offset(topic, bp);
-            let committed = match self.zk.get(&path)? {
-                Some(d) => match std::str::from_utf8(&d)
-                    .ok()
-                    .and_then(|s| s.trim().parse::<u64>().ok())
-                {
-                    Some(o) => Some(o),
-                    None => {
-                        shared.problem(format!(
-                            "{path}: {:?} is not an offset",
-                            String::from_utf8_lossy(&d)
-                        ));
-                        None
-                    }
-                },
+            let committed = match self.zk.get(&path)?.map(|d| parse_offset(&d)) {
+                Some(Ok(o)) => Some(o),
+                Some(Err(e)) => {
+                    shared.problem(format!("{path}: {e}"));
+                    None
+                }
                 None => None,
             };
             let Some(info) = brokers.get(&bp.broker) else {
@@ -986,7 +950,7 @@ impl Coordinator {
             let thread = std::thread::Builder::new()
                 .name(format!("kafka07-fetch-{b}"))
                 .spawn(move || fetch_loop(addr, parts, shared, tx))?;
-            self.fetchers.push(Fetcher { thread });
+            self.fetchers.push(thread);
         }
         Ok(true)
     }

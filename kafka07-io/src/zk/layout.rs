@@ -128,6 +128,14 @@ pub fn parse_partition_count(data: &[u8]) -> Result<u32, String> {
     }
 }
 
+/// Parses the data of `/consumers/<g>/offsets/<t>/<b>-<p>`: a decimal byte offset.
+pub fn parse_offset(data: &[u8]) -> Result<u64, String> {
+    std::str::from_utf8(data)
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .ok_or_else(|| format!("{:?} is not an offset", String::from_utf8_lossy(data)))
+}
+
 /// A partition's global identity in 0.7: `<broker id>-<partition>` (spec §10.2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct BrokerPartition {
@@ -411,6 +419,16 @@ mod tests {
         assert!(BrokerInfo::parse(1, b"\xff:h:1")
             .unwrap_err()
             .contains("UTF-8"));
+    }
+
+    #[test]
+    fn offsets_parse() {
+        assert_eq!(parse_offset(b"861"), Ok(861));
+        assert_eq!(
+            parse_offset(b"-1"),
+            Err("\"-1\" is not an offset".to_owned())
+        );
+        assert!(parse_offset(b"x").is_err());
     }
 
     #[test]

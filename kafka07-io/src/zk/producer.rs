@@ -7,10 +7,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::client::{SessionEvent, ZkClient, ZkConfig};
-use super::layout::{
-    broker_id_path, default_partition, parse_partition_count, topic_broker_path, topic_path,
-    BrokerInfo, BrokerPartition, BROKER_IDS,
-};
+use super::layout::{default_partition, topic_path, BrokerInfo, BrokerPartition, BROKER_IDS};
+use super::view::{note_problem, read_brokers, read_topic_counts};
 use crate::error::{Error, Result};
 use crate::producer::{Producer, ProducerConfig};
 
@@ -184,6 +182,7 @@ impl ZkProducer {
     fn send_inner(&mut self, topic: &str, key: Option<&[u8]>, payload: &[u8]) -> Result<()> {
         self.update();
         let bp = self.choose(topic, key)?;
+        self.stats.messages += 1;
         self.send_to(topic, bp, payload)
     }
 
@@ -217,7 +216,6 @@ impl ZkProducer {
             Producer::new(crate::BrokerList::new([info.addr()]), config.clone())
         });
         let before = producer.buffered();
-        self.stats.messages += 1;
         match producer.send_to(topic, bp.partition as i32, payload) {
             Ok(()) => Ok(()),
             Err(e) => {
@@ -345,28 +343,16 @@ impl ZkProducer {
                 self.armed_brokers = true;
                 c
             };
-            let mut brokers = BTreeMap::new();
-            for id in ids {
-                let path = format!("{BROKER_IDS}/{id}");
-                let Ok(n) = id.parse::<u32>() else {
-                    self.problem(&path, "the broker id is not a number");
-                    continue;
-                };
-                match self.zk.get(&broker_id_path(n))? {
-                    None => {} // gone in between
-                    Some(d) => match BrokerInfo::parse(n, &d) {
-                        Ok(b) => {
-                            brokers.insert(n, b);
-                        }
-                        Err(e) => self.problem(&path, &e),
-                    },
-                }
-            }
+            let mut found = Vec::new();
+            let brokers = read_brokers(&self.zk, ids, &mut |p| found.push(p))?;
+            found
+                .into_iter()
+                .for_each(|p| note_problem(&mut self.problems, p));
             // Producers of vanished (or moved) brokers: re-route what they still buffer.
             let gone: Vec<u32> = self
                 .producers
                 .keys()
-                .filter(|id| brokers.get(id) != self.brokers.get(id) || !brokers.contains_key(id))
+                .filter(|id| brokers.get(id) != self.brokers.get(id))
                 .copied()
                 .collect();
             self.brokers = brokers;
@@ -380,7 +366,6 @@ impl ZkProducer {
                     for (topic, _, payloads) in p.take_pending() {
                         for payload in payloads {
                             self.stats.rerouted += 1;
-                            self.stats.messages = self.stats.messages.saturating_sub(1);
                             let bp = self.choose(&topic, None)?;
                             self.send_to(&topic, bp, &payload)?;
                         }
@@ -398,13 +383,6 @@ impl ZkProducer {
         Ok(())
     }
 
-    fn problem(&mut self, path: &str, what: &str) {
-        let p = format!("{path}: {what}");
-        if !self.problems.contains(&p) && self.problems.len() < 1000 {
-            self.problems.push(p);
-        }
-    }
-
     fn load_topic(&mut self, topic: &str) -> Result<()> {
         let path = topic_path(topic);
         let children = if self.armed_topics.contains(topic) {
@@ -416,22 +394,11 @@ impl ZkProducer {
             self.armed_topics.insert(topic.to_owned());
             c
         };
-        let mut counts = BTreeMap::new();
-        for child in children {
-            let cpath = format!("{path}/{child}");
-            let Ok(id) = child.parse::<u32>() else {
-                self.problem(&cpath, "the broker id is not a number");
-                continue;
-            };
-            if let Some(d) = self.zk.get(&topic_broker_path(topic, id))? {
-                match parse_partition_count(&d) {
-                    Ok(n) => {
-                        counts.insert(id, n);
-                    }
-                    Err(e) => self.problem(&cpath, &e),
-                }
-            }
-        }
+        let mut found = Vec::new();
+        let counts = read_topic_counts(&self.zk, topic, children, &mut |p| found.push(p))?;
+        found
+            .into_iter()
+            .for_each(|p| note_problem(&mut self.problems, p));
         self.registered.insert(topic.to_owned(), counts);
         self.build_list(topic);
         Ok(())

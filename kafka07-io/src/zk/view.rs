@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use super::client::ZkClient;
 use super::layout::{
-    parse_partition_count, topic_path, BrokerInfo, BrokerPartition, GroupPaths, Subscription,
-    BROKER_IDS, BROKER_TOPICS,
+    parse_offset, parse_partition_count, topic_path, BrokerInfo, BrokerPartition, GroupPaths,
+    Subscription, BROKER_IDS, BROKER_TOPICS,
 };
 use crate::client::{Client, OffsetTime};
 use crate::error::Result;
@@ -38,49 +38,89 @@ pub struct ClusterView {
     pub problems: Vec<String>,
 }
 
-/// Reads `/brokers/ids` and `/brokers/topics`.
-pub fn cluster_view(zk: &ZkClient) -> Result<ClusterView> {
-    let mut view = ClusterView::default();
-    let mut ids: Vec<(u32, String)> = Vec::new();
-    for id in zk.children(BROKER_IDS)? {
-        match id.parse::<u32>() {
-            Ok(n) => ids.push((n, id)),
-            Err(_) => view
-                .problems
-                .push(format!("{BROKER_IDS}/{id}: the broker id is not a number")),
-        }
+/// Adds a problem to a list once (at most 1,000 kept: a registry full of garbage must not
+/// grow memory without bound).
+pub(crate) fn note_problem(list: &mut Vec<String>, p: String) {
+    if list.len() < 1000 && !list.contains(&p) {
+        list.push(p);
     }
-    ids.sort();
-    for (n, id) in ids {
+}
+
+/// Reads the registrations of `ids` (children of `/brokers/ids`, read with or without a
+/// watch by the caller), by id. Malformed ones go to `problem` (path: what is wrong) and are
+/// skipped; ids gone in between are left out.
+pub(crate) fn read_brokers(
+    zk: &ZkClient,
+    ids: Vec<String>,
+    problem: &mut dyn FnMut(String),
+) -> Result<BTreeMap<u32, BrokerInfo>> {
+    let mut out = BTreeMap::new();
+    for id in ids {
         let path = format!("{BROKER_IDS}/{id}");
+        let Ok(n) = id.parse::<u32>() else {
+            problem(format!("{path}: the broker id is not a number"));
+            continue;
+        };
         if let Some(d) = zk.get(&path)? {
             match BrokerInfo::parse(n, &d) {
-                Ok(b) => view.brokers.push(b),
-                Err(e) => view.problems.push(format!("{path}: {e}")),
-            }
-        }
-    }
-    for name in zk.children(BROKER_TOPICS)? {
-        let tpath = topic_path(&name);
-        let mut brokers = Vec::new();
-        for child in zk.children(&tpath)? {
-            let cpath = format!("{tpath}/{child}");
-            let Ok(b) = child.parse::<u32>() else {
-                view.problems
-                    .push(format!("{cpath}: the broker id is not a number"));
-                continue;
-            };
-            if let Some(d) = zk.get(&cpath)? {
-                match parse_partition_count(&d) {
-                    Ok(n) => brokers.push((b, n, view.brokers.iter().any(|x| x.id == b))),
-                    Err(e) => view.problems.push(format!("{cpath}: {e}")),
+                Ok(b) => {
+                    out.insert(n, b);
                 }
+                Err(e) => problem(format!("{path}: {e}")),
             }
         }
-        brokers.sort();
-        view.topics.push(TopicView { name, brokers });
     }
-    Ok(view)
+    Ok(out)
+}
+
+/// Reads the partition count each broker in `children` (children of
+/// `/brokers/topics/<topic>`) registered for `topic`, by broker id; malformed ones go to
+/// `problem` and are skipped.
+pub(crate) fn read_topic_counts(
+    zk: &ZkClient,
+    topic: &str,
+    children: Vec<String>,
+    problem: &mut dyn FnMut(String),
+) -> Result<BTreeMap<u32, u32>> {
+    let tpath = topic_path(topic);
+    let mut out = BTreeMap::new();
+    for child in children {
+        let cpath = format!("{tpath}/{child}");
+        let Ok(b) = child.parse::<u32>() else {
+            problem(format!("{cpath}: the broker id is not a number"));
+            continue;
+        };
+        if let Some(d) = zk.get(&cpath)? {
+            match parse_partition_count(&d) {
+                Ok(n) => {
+                    out.insert(b, n);
+                }
+                Err(e) => problem(format!("{cpath}: {e}")),
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Reads `/brokers/ids` and `/brokers/topics`.
+pub fn cluster_view(zk: &ZkClient) -> Result<ClusterView> {
+    let mut problems = Vec::new();
+    let mut problem = |p: String| problems.push(p);
+    let brokers = read_brokers(zk, zk.children(BROKER_IDS)?, &mut problem)?;
+    let mut topics = Vec::new();
+    for name in zk.children(BROKER_TOPICS)? {
+        let counts = read_topic_counts(zk, &name, zk.children(&topic_path(&name))?, &mut problem)?;
+        let brokers = counts
+            .into_iter()
+            .map(|(b, n)| (b, n, brokers.contains_key(&b)))
+            .collect();
+        topics.push(TopicView { name, brokers });
+    }
+    Ok(ClusterView {
+        brokers: brokers.into_values().collect(),
+        topics,
+        problems,
+    })
 }
 
 /// A registered member of a group.
@@ -158,73 +198,45 @@ pub fn group_view(zk: &ZkClient, group: &str, log_ends: bool) -> Result<GroupVie
     topics.sort();
     topics.dedup();
     for topic in topics {
-        let entry = |parts: &mut BTreeMap<_, GroupPartition>, bp: BrokerPartition| {
-            parts
-                .entry((topic.clone(), bp))
-                .or_insert_with(|| GroupPartition {
-                    topic: topic.clone(),
-                    partition: bp,
-                    owner: None,
-                    committed: None,
-                    log_end: None,
-                })
-                .clone()
+        let new = |partition| GroupPartition {
+            topic: topic.clone(),
+            partition,
+            owner: None,
+            committed: None,
+            log_end: None,
         };
         // Every registered partition of the topic, so unowned ones show too.
-        let tpath = topic_path(&topic);
-        for child in zk.children(&tpath)? {
-            let (Ok(b), Some(d)) = (child.parse::<u32>(), zk.get(&format!("{tpath}/{child}"))?)
-            else {
-                continue;
-            };
-            if let Ok(n) = parse_partition_count(&d) {
-                for p in 0..n {
-                    entry(
-                        &mut parts,
-                        BrokerPartition {
-                            broker: b,
-                            partition: p,
-                        },
-                    );
-                }
+        let counts = read_topic_counts(zk, &topic, zk.children(&topic_path(&topic))?, &mut |p| {
+            view.problems.push(p)
+        })?;
+        for (broker, n) in counts {
+            for partition in 0..n {
+                let bp = BrokerPartition { broker, partition };
+                parts.entry((topic.clone(), bp)).or_insert_with(|| new(bp));
             }
         }
-        for child in zk.children(&paths.owners(&topic))? {
-            let path = format!("{}/{child}", paths.owners(&topic));
-            let Some(bp) = BrokerPartition::parse(&child) else {
-                view.problems
-                    .push(format!("{path}: not <broker>-<partition>"));
-                continue;
+        for owners in [true, false] {
+            let base = if owners {
+                paths.owners(&topic)
+            } else {
+                paths.offsets(&topic)
             };
-            entry(&mut parts, bp);
-            if let Some(d) = zk.get(&path)? {
-                if let Some(p) = parts.get_mut(&(topic.clone(), bp)) {
+            for child in zk.children(&base)? {
+                let path = format!("{base}/{child}");
+                let Some(bp) = BrokerPartition::parse(&child) else {
+                    view.problems
+                        .push(format!("{path}: not <broker>-<partition>"));
+                    continue;
+                };
+                let Some(d) = zk.get(&path)? else { continue };
+                let p = parts.entry((topic.clone(), bp)).or_insert_with(|| new(bp));
+                if owners {
                     p.owner = Some(String::from_utf8_lossy(&d).into_owned());
-                }
-            }
-        }
-        for child in zk.children(&paths.offsets(&topic))? {
-            let path = format!("{}/{child}", paths.offsets(&topic));
-            let Some(bp) = BrokerPartition::parse(&child) else {
-                view.problems
-                    .push(format!("{path}: not <broker>-<partition>"));
-                continue;
-            };
-            entry(&mut parts, bp);
-            if let Some(d) = zk.get(&path)? {
-                match std::str::from_utf8(&d)
-                    .ok()
-                    .and_then(|s| s.trim().parse::<u64>().ok())
-                {
-                    Some(o) => {
-                        if let Some(p) = parts.get_mut(&(topic.clone(), bp)) {
-                            p.committed = Some(o);
-                        }
+                } else {
+                    match parse_offset(&d) {
+                        Ok(o) => p.committed = Some(o),
+                        Err(e) => view.problems.push(format!("{path}: {e}")),
                     }
-                    None => view.problems.push(format!(
-                        "{path}: {:?} is not an offset",
-                        String::from_utf8_lossy(&d)
-                    )),
                 }
             }
         }
