@@ -8,7 +8,7 @@
 //! ```
 //!
 //! Workloads: `shallow-100`, `shallow-1024`, `crc-100`, `crc-1024` (crc32fast per payload),
-//! `skip-100` (CRC skipped), `walk-100` (length walk), `deep-gzip`, `deep-snappy` (100 messages per wrapper; `deep-snappy-1` for 1), `inflate`,
+//! `skip-100` (CRC skipped), `walk-100` (length walk), `deep-gzip`, `deep-snappy` (100 messages per wrapper; `deep-snappy-1` for 1; `deep-gzipkb`, `deep-snappykb`: ~1.1 KB payloads, 20 per wrapper), `inflate`,
 //! `snap`, `encode-plain`, `stream`, `stream-all` (`decode_all`), `one-shot`,
 //! `crcclone-100` (one cloned `crc32fast::Hasher` per payload), `crcbase-100` (crc32fast's
 //! table-only baseline, what a no_std build without target features gets). Prints instructions'
@@ -107,7 +107,19 @@ fn main() {
                 .next()
                 .and_then(|n| n.parse().ok())
                 .unwrap_or(100);
-            let set = wrapped_set(codec, &lines, per);
+            // `deep-gzipkb`, `deep-snappykb`: ~1.1 KB payloads (six lines each), 20 per wrapper.
+            // (`PROFILE_JOIN=k` joins k lines instead.)
+            let join = std::env::var("PROFILE_JOIN")
+                .ok()
+                .and_then(|j| j.parse().ok())
+                .unwrap_or(6);
+            let joined: Vec<Vec<u8>> = lines.chunks(join).map(|c| c.join(&b'\n')).collect();
+            let set = if w.contains("kb") {
+                let big: Vec<&[u8]> = joined.iter().map(Vec::as_slice).collect();
+                wrapped_set(codec, &big, per.min(20))
+            } else {
+                wrapped_set(codec, &lines, per)
+            };
             let mut scratch = vec![0u8; 64 * 1024];
             for _ in 0..reps {
                 let mut c = DeepCursor::new(

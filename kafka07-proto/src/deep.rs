@@ -8,9 +8,9 @@
 use heapless::Vec as StackVec;
 
 use crate::error::{Error, ErrorKind, Layer, Result};
-use crate::message::{Codec, Crc, CrcStatus, MessageView};
+use crate::message::{Codec, Crc, CrcStatus, MessageView, HEADER_V0, LENGTH_PREFIX};
 use crate::message_set::{
-    apply_crc, next_entry, top_entry, DecodeOptions, MessageAndOffset, MessageSet, Stop,
+    apply_crc, next_entry, top_entry, CrcPolicy, DecodeOptions, MessageAndOffset, MessageSet, Stop,
 };
 
 /// The deepest nesting deep iteration supports, whatever [`DecodeOptions::max_depth`] says.
@@ -49,7 +49,7 @@ impl InflaterRef<'_> {
         backend: crate::gzip::Backend,
         input: &[u8],
         out: &mut [u8],
-    ) -> core::result::Result<crate::gzip::GzipInfo, crate::gzip::GzipError> {
+    ) -> core::result::Result<Inflated, crate::gzip::GzipError> {
         let slot = match self {
             InflaterRef::Own(slot) => slot,
             InflaterRef::Lent(slot) => &mut **slot,
@@ -60,9 +60,13 @@ impl InflaterRef<'_> {
         let inflater = slot
             .0
             .get_or_insert_with(|| alloc::boxed::Box::new(crate::gzip::Inflater::new(backend)));
-        crate::gzip::decompress_in(inflater, input, out)
+        crate::gzip::decompress_in_deferred(inflater, input, out)
     }
 }
+
+/// What a gzip wrapper inflated to, and its trailer CRC when that is left for deep iteration
+/// to check (see [`member_crc`]).
+type Inflated = (crate::gzip::GzipInfo, Option<crate::gzip::DeferredCrc>);
 
 #[cfg(not(feature = "alloc"))]
 #[derive(Debug)]
@@ -75,9 +79,9 @@ impl InflaterRef {
         backend: crate::gzip::Backend,
         input: &[u8],
         out: &mut [u8],
-    ) -> core::result::Result<crate::gzip::GzipInfo, crate::gzip::GzipError> {
+    ) -> core::result::Result<Inflated, crate::gzip::GzipError> {
         let mut inflater = crate::gzip::Inflater::new(backend);
-        crate::gzip::decompress_in(&mut inflater, input, out)
+        crate::gzip::decompress_in_deferred(&mut inflater, input, out)
     }
 }
 
@@ -85,6 +89,81 @@ impl InflaterRef {
 struct Level<'a> {
     bytes: &'a [u8],
     pos: usize,
+    /// Entries before this position whose payload is at least [`COMBINE_MIN`] bytes have had
+    /// their CRC computed and matched while the wrapper's trailer CRC was checked.
+    verified_until: usize,
+}
+
+/// Payloads at least this long get their CRC computed once, while the gzip trailer CRC is
+/// checked, and joined into it by CRC combination; shorter ones are hashed with the bytes
+/// around them in one pass, as the trailer check's own (BENCHMARKS.md: joining one payload
+/// costs about as much as hashing ~360 bytes in a long run, so shorter ones gain nothing).
+pub(crate) const COMBINE_MIN: usize = 384;
+
+/// Computes the CRC-32 of a gzip member's output `out` (a decompressed message set) without
+/// hashing the payloads of long messages twice: each payload of at least [`COMBINE_MIN`]
+/// bytes is hashed on its own — the CRC its message check needs — and joined in by CRC
+/// combination; every other byte (headers, short messages, anything that is not a complete
+/// entry) is hashed in runs. The result is the CRC-32 of `out`, exactly, whatever `out` holds.
+///
+/// Returns it and the position before which every long payload matched its stored CRC (the
+/// entries are read with the same rules iteration uses, so the payloads are the same bytes).
+/// With [`CrcPolicy::Skip`], or when the first entry is short (the others are then assumed
+/// short too: a heuristic that only decides the cost, never the result), no message is
+/// checked and `out` is hashed in one pass.
+pub(crate) fn member_crc(out: &[u8], policy: CrcPolicy, crc: &Crc) -> (u32, usize) {
+    use crate::crc_combine::{combine, extend_short};
+    let join = |acc: u32, bytes: &[u8]| {
+        if bytes.len() <= 16 {
+            extend_short(acc, bytes)
+        } else {
+            combine(acc, crc.hash(bytes), bytes.len())
+        }
+    };
+    let (mut acc, mut covered, mut verified_until) = (0u32, 0usize, 0usize);
+    // A wrapper's messages tend to be alike: when the first one is short, walking the rest
+    // costs more than it can save, and the output is hashed in one pass.
+    let first_is_long = out
+        .first_chunk::<4>()
+        .is_some_and(|p| i32::from_be_bytes(*p) >= (COMBINE_MIN + HEADER_V0) as i32);
+    if policy != CrcPolicy::Skip && first_is_long {
+        // The walk follows the length prefixes as iteration does (so an entry at a position
+        // is the same bytes for both) and splits only entries long enough to matter.
+        let (mut pos, mut all_ok) = (0usize, true);
+        while let Some(prefix) = out.get(pos..).and_then(<[u8]>::first_chunk::<4>) {
+            let n = i32::from_be_bytes(*prefix);
+            let Ok(n) = usize::try_from(n) else { break };
+            let Some(end) = (pos + LENGTH_PREFIX)
+                .checked_add(n)
+                .filter(|&e| e <= out.len())
+            else {
+                break;
+            };
+            if n >= COMBINE_MIN + HEADER_V0 {
+                let Ok(m) = MessageView::from_entry(&out[pos..end]) else {
+                    break;
+                };
+                let (stored, payload) = m.split();
+                if payload.len() >= COMBINE_MIN {
+                    let gap = &out[covered..end - payload.len()];
+                    acc = if gap.len() <= 16 {
+                        extend_short(acc, gap)
+                    } else {
+                        combine(acc, crc.hash(gap), gap.len())
+                    };
+                    let c = crc.hash(payload);
+                    acc = combine(acc, c, payload.len());
+                    covered = end;
+                    all_ok &= c == stored;
+                }
+            }
+            pos = end;
+            if all_ok {
+                verified_until = end;
+            }
+        }
+    }
+    (join(acc, &out[covered..]), verified_until)
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -155,7 +234,7 @@ impl<'a> MessageSet<'a> {
     /// # Ok::<(), kafka07_proto::Error>(())
     /// ```
     pub fn deep(&self, scratch: &'a mut [u8], opts: DecodeOptions) -> Deep<'a> {
-        self.deep_into(Space::Slice(scratch), opts)
+        self.deep_into(Space::Slice(scratch), opts, Crc::new())
     }
 
     /// Deep iteration with decompression space allocated from an arena, as much as each
@@ -178,10 +257,11 @@ impl<'a> MessageSet<'a> {
     /// ```
     #[cfg(feature = "alloc")]
     pub fn deep_in(&self, arena: &'a bumpalo::Bump, opts: DecodeOptions) -> Deep<'a> {
-        self.deep_into(Space::Arena(arena), opts)
+        self.deep_into(Space::Arena(arena), opts, Crc::new())
     }
 
-    fn deep_into(&self, space: Space<'a>, opts: DecodeOptions) -> Deep<'a> {
+    /// `crc`: a hasher set up beforehand (its CPU detection done), cloned per message.
+    fn deep_into(&self, space: Space<'a>, opts: DecodeOptions, crc: Crc) -> Deep<'a> {
         Deep {
             rest: self.as_bytes(),
             base: self.base_offset(),
@@ -194,7 +274,7 @@ impl<'a> MessageSet<'a> {
             wrapper_start: 0,
             shift: 0,
             stop: Stop::Running,
-            crc: Crc::new(),
+            crc,
             #[cfg(feature = "alloc")]
             inflater: InflaterRef::Own(InflaterSlot(None)),
             #[cfg(not(feature = "alloc"))]
@@ -241,7 +321,12 @@ impl<'a> Deep<'a> {
     }
 
     /// Decompresses `wrapper` (found at `at` in a buffer at nesting `depth`) into scratch.
-    fn inflate(&mut self, wrapper: &MessageView<'a>, at: usize, depth: u8) -> Result<&'a [u8]> {
+    fn inflate(
+        &mut self,
+        wrapper: &MessageView<'a>,
+        at: usize,
+        depth: u8,
+    ) -> Result<(&'a [u8], Option<crate::gzip::DeferredCrc>)> {
         let payload_at = (at + wrapper.wire_len() - wrapper.payload().len()) as u64;
         let limit_left = self.opts.max_decompressed.saturating_sub(self.decompressed);
         let max_decompressed = self.opts.max_decompressed as u64;
@@ -266,6 +351,7 @@ impl<'a> Deep<'a> {
         let isize_hint = payload
             .last_chunk::<4>()
             .map_or(0, |b| u32::from_le_bytes(*b) as usize);
+        let mut deferred = None;
         let filled: &'a [u8] = match &mut self.space {
             Space::Slice(free) => {
                 let room = free.len().min(limit_left);
@@ -275,7 +361,10 @@ impl<'a> Deep<'a> {
                         payload,
                         &mut free[..room],
                     ) {
-                        Ok(info) => info.output_len,
+                        Ok((info, d)) => {
+                            deferred = d;
+                            info.output_len
+                        }
                         Err(e) => {
                             if let crate::gzip::GzipErrorKind::OutputLimit { .. } = e.kind {
                                 let needed = (isize_hint as u64).max(room as u64 + 1);
@@ -311,7 +400,10 @@ impl<'a> Deep<'a> {
                         loop {
                             let buf = arena.alloc_slice_fill_copy(size, 0u8);
                             match self.inflater.decompress(self.opts.inflate, payload, buf) {
-                                Ok(info) => break &buf[..info.output_len],
+                                Ok((info, d)) => {
+                                    deferred = d;
+                                    break &buf[..info.output_len];
+                                }
                                 Err(e) => match e.kind {
                                     crate::gzip::GzipErrorKind::OutputLimit { .. }
                                         if size < limit_left =>
@@ -349,7 +441,7 @@ impl<'a> Deep<'a> {
             }
         };
         self.decompressed += filled.len();
-        Ok(filled)
+        Ok((filled, deferred))
     }
 
     /// The next plain message inside the current wrapper, descending into nested wrappers;
@@ -370,8 +462,16 @@ impl<'a> Deep<'a> {
                 continue;
             };
             level.pos += message.wire_len();
-            let crc = apply_crc(&message, self.opts.crc_policy, &self.crc, at)
-                .map_err(|e| e.at_depth(depth))?;
+            let crc = if message.wire_len() >= COMBINE_MIN + LENGTH_PREFIX + HEADER_V0
+                && at < level.verified_until
+                && message.payload().len() >= COMBINE_MIN
+            {
+                // Hashed and matched while the wrapper's trailer CRC was checked.
+                CrcStatus::Valid
+            } else {
+                apply_crc(&message, self.opts.crc_policy, &self.crc, at)
+                    .map_err(|e| e.at_depth(depth))?
+            };
             if message.is_compressed() {
                 self.descend(&message, at, depth)?;
                 continue;
@@ -395,9 +495,30 @@ impl<'a> Deep<'a> {
             )
             .at_depth(depth));
         }
-        let bytes = self.inflate(wrapper, at, depth)?;
+        let (bytes, deferred) = self.inflate(wrapper, at, depth)?;
+        let verified_until = match deferred {
+            Some(d) => {
+                let (computed, verified_until) = member_crc(bytes, self.opts.crc_policy, &self.crc);
+                if computed != d.stored {
+                    let payload_at = at + wrapper.wire_len() - wrapper.payload().len();
+                    let e = d.mismatch(computed);
+                    return Err(Error::new(
+                        ErrorKind::Gzip(e.kind),
+                        Layer::Gzip,
+                        (payload_at + e.offset) as u64,
+                    )
+                    .at_depth(depth));
+                }
+                verified_until
+            }
+            None => 0,
+        };
         // Cannot fail: depth < max_depth <= MAX_NESTING.
-        let _ = self.stack.push(Level { bytes, pos: 0 });
+        let _ = self.stack.push(Level {
+            bytes,
+            pos: 0,
+            verified_until,
+        });
         Ok(())
     }
 }
@@ -486,6 +607,8 @@ pub struct DeepCursor<'a, 's> {
     shallow_base: u64,
     scratch: &'s mut [u8],
     opts: DecodeOptions,
+    /// Set up once (crc32fast's CPU detection), handed to every entry's [`Deep`].
+    crc: Crc,
     #[cfg(feature = "alloc")]
     inflater: InflaterSlot,
 }
@@ -498,6 +621,7 @@ impl<'a, 's> DeepCursor<'a, 's> {
             shallow_base: set.base_offset(),
             scratch,
             opts,
+            crc: Crc::new(),
             #[cfg(feature = "alloc")]
             inflater: InflaterSlot(None),
         }
@@ -510,7 +634,11 @@ impl<'a, 's> DeepCursor<'a, 's> {
             Err(e) => return Some(Err(e)),
         };
         let one = MessageSet::new(m.message.as_bytes(), m.position);
-        let mut deep = one.deep(&mut *self.scratch, self.opts);
+        let mut deep = one.deep_into(
+            Space::Slice(&mut *self.scratch),
+            self.opts,
+            self.crc.clone(),
+        );
         deep.shift = m.position - self.shallow_base;
         #[cfg(feature = "alloc")]
         {
@@ -527,5 +655,77 @@ impl<'a, 's> DeepCursor<'a, 's> {
     /// Top-level bytes consumed by complete entries so far.
     pub fn position(&self) -> usize {
         self.shallow.position()
+    }
+}
+
+#[cfg(all(test, feature = "alloc"))]
+mod tests {
+    use super::*;
+    use alloc::vec::Vec;
+    use proptest::prelude::*;
+
+    /// Entries with short and long payloads (some with a wrong stored CRC), then garbage.
+    fn content() -> impl Strategy<Value = Vec<u8>> {
+        let payload = prop_oneof![
+            proptest::collection::vec(any::<u8>(), 0..30),
+            proptest::collection::vec(any::<u8>(), COMBINE_MIN - 2..COMBINE_MIN + 2),
+            proptest::collection::vec(any::<u8>(), COMBINE_MIN..2500),
+        ];
+        (
+            proptest::collection::vec((payload, any::<bool>(), any::<bool>()), 0..8),
+            proptest::collection::vec(any::<u8>(), 0..40),
+        )
+            .prop_map(|(entries, garbage)| {
+                let mut out = Vec::new();
+                for (p, magic0, bad_crc) in entries {
+                    let crc = crate::message::crc32(&p) ^ u32::from(bad_crc);
+                    let n = p.len() + if magic0 { 5 } else { 6 };
+                    out.extend_from_slice(&(n as u32).to_be_bytes());
+                    out.push(u8::from(!magic0));
+                    if !magic0 {
+                        out.push(0);
+                    }
+                    out.extend_from_slice(&crc.to_be_bytes());
+                    out.extend_from_slice(&p);
+                }
+                out.extend_from_slice(&garbage);
+                out
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        #[test]
+        fn member_crc_is_the_crc_of_the_bytes(
+            out in content(),
+            cut in any::<prop::sample::Index>(),
+            flips in proptest::collection::vec((any::<prop::sample::Index>(), 1u8..=255), 0..3),
+            policy in prop_oneof![Just(CrcPolicy::Verify), Just(CrcPolicy::Report), Just(CrcPolicy::Skip)],
+        ) {
+            let mut out = out;
+            out.truncate(cut.index(out.len() + 1));
+            for (at, f) in &flips {
+                if !out.is_empty() {
+                    let i = at.index(out.len());
+                    out[i] ^= f;
+                }
+            }
+            let (crc, verified_until) = member_crc(&out, policy, &Crc::new());
+            prop_assert_eq!(crc, crc32fast::hash(&out));
+            prop_assert!(verified_until <= out.len());
+            if policy == CrcPolicy::Skip {
+                prop_assert_eq!(verified_until, 0);
+            }
+            // Every entry before `verified_until` with a long payload has a matching CRC.
+            let mut pos = 0;
+            let mut stop = Stop::Running;
+            while let Ok(Some(m)) = next_entry(&out[pos..], pos, pos == 0, &mut stop) {
+                if pos < verified_until && m.payload().len() >= COMBINE_MIN {
+                    prop_assert!(m.crc_matches(), "entry at {} claimed verified", pos);
+                }
+                pos += m.wire_len();
+            }
+        }
     }
 }

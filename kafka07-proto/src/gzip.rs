@@ -632,14 +632,73 @@ fn decompress_members<E: Inflate>(
     input: &[u8],
     out: &mut [u8],
 ) -> Result<GzipInfo, GzipError> {
+    decompress_members_deferred(engine, input, out, false).map(|(info, _)| info)
+}
+
+/// A member trailer CRC left for the caller to check (see [`decompress_in_deferred`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct DeferredCrc {
+    /// The CRC-32 stored in the trailer.
+    pub(crate) stored: u32,
+    /// The trailer's position in the input (where a mismatch is reported).
+    pub(crate) at: usize,
+}
+
+impl DeferredCrc {
+    /// The error a mismatch is, with the CRC the caller computed.
+    pub(crate) fn mismatch(&self, computed: u32) -> GzipError {
+        GzipError::new(
+            GzipErrorKind::CrcMismatch {
+                stored: self.stored,
+                computed,
+            },
+            self.at,
+        )
+    }
+}
+
+/// [`decompress_in`], except that when the input is one member (followed by nothing, or by
+/// ignored trailing bytes) its trailer CRC is not computed: it is returned for the caller to
+/// check against the output (`out[..output_len]`), which must then report a mismatch with
+/// [`DeferredCrc::mismatch`] before using the output. Every other check, and every error with
+/// its kind and offset, is as [`decompress_in`] reports it (a wrong ISIZE with a wrong CRC is
+/// still a `CrcMismatch`: the CRC is then computed here). With several members each is
+/// checked here and `None` is returned.
+pub(crate) fn decompress_in_deferred(
+    inflater: &mut Inflater,
+    input: &[u8],
+    out: &mut [u8],
+) -> Result<(GzipInfo, Option<DeferredCrc>), GzipError> {
+    match &mut inflater.engine {
+        Engine::MinizOxide(state) => decompress_members_deferred(state, input, out, true),
+        #[cfg(feature = "zlib-rs")]
+        Engine::ZlibRs(state) => decompress_members_deferred(state, input, out, true),
+    }
+}
+
+fn decompress_members_deferred<E: Inflate>(
+    engine: &mut E,
+    input: &[u8],
+    out: &mut [u8],
+    defer: bool,
+) -> Result<(GzipInfo, Option<DeferredCrc>), GzipError> {
     let limit = out.len();
     let mut pos = 0;
     let mut written = 0;
     let mut members = 0;
     loop {
+        // Only the first member's CRC can be deferred, and only if it is the last one.
+        let defer_this = defer && members == 0;
         // `pos <= input.len()` and `written <= out.len()`: both only grow by what a member used.
-        let (used, produced) = decode_member(engine, &input[pos..], &mut out[written..], limit)
-            .map_err(|e| e.shifted(pos))?;
+        let (used, produced, deferred) = decode_member(
+            engine,
+            &input[pos..],
+            &mut out[written..],
+            limit,
+            defer_this,
+        )
+        .map_err(|e| e.shifted(pos))?;
+        let member_out = written..written + produced;
         pos += used;
         written += produced;
         members += 1;
@@ -647,25 +706,46 @@ fn decompress_members<E: Inflate>(
         // Like the JVM's GZIPInputStream: what follows a member is another member only if it
         // starts with a well-formed header; anything else (a bad or cut header included) is
         // ignored trailing data.
-        if !rest.starts_with(&MAGIC) || parse_header(rest).is_err() {
-            return Ok(GzipInfo {
-                output_len: written,
-                members,
-                trailing: rest.len(),
-            });
+        let another = rest.starts_with(&MAGIC) && parse_header(rest).is_ok();
+        if let Some(d) = deferred {
+            if another {
+                // Not the last member: check it now, before the next member is decoded.
+                let computed = crc32fast::hash(&out[member_out]);
+                if computed != d.stored {
+                    return Err(d.mismatch(computed));
+                }
+            } else {
+                let info = GzipInfo {
+                    output_len: written,
+                    members,
+                    trailing: rest.len(),
+                };
+                return Ok((info, Some(d)));
+            }
+        }
+        if !another {
+            return Ok((
+                GzipInfo {
+                    output_len: written,
+                    members,
+                    trailing: rest.len(),
+                },
+                None,
+            ));
         }
     }
 }
 
 /// Decodes the member at the start of `input` into `out[0..]`. Returns (input bytes used,
-/// output bytes written). Error offsets are relative to `input`; `limit` is what an
-/// `OutputLimit` error reports.
+/// output bytes written, the trailer CRC when `defer` left it unchecked). Error offsets are
+/// relative to `input`; `limit` is what an `OutputLimit` error reports.
 fn decode_member<E: Inflate>(
     engine: &mut E,
     input: &[u8],
     out: &mut [u8],
     limit: usize,
-) -> Result<(usize, usize), GzipError> {
+    defer: bool,
+) -> Result<(usize, usize, Option<DeferredCrc>), GzipError> {
     let header = parse_header(input)?;
     let body_start = header.len;
     let body = &input[body_start..];
@@ -696,6 +776,16 @@ fn decode_member<E: Inflate>(
     };
     let stored_crc = u32::from_le_bytes([trailer[0], trailer[1], trailer[2], trailer[3]]);
     let stored_size = u32::from_le_bytes([trailer[4], trailer[5], trailer[6], trailer[7]]);
+    // ISIZE is the length mod 2^32: truncation is the intent.
+    let computed_size = out_len as u32;
+    if defer && stored_size == computed_size {
+        let deferred = DeferredCrc {
+            stored: stored_crc,
+            at: trailer_start,
+        };
+        return Ok((trailer_start + TRAILER_LEN, out_len, Some(deferred)));
+    }
+    // A CRC mismatch is reported before a size mismatch.
     let computed_crc = crc32fast::hash(&out[..out_len]);
     if stored_crc != computed_crc {
         return Err(GzipError::new(
@@ -706,8 +796,6 @@ fn decode_member<E: Inflate>(
             trailer_start,
         ));
     }
-    // ISIZE is the length mod 2^32: truncation is the intent.
-    let computed_size = out_len as u32;
     if stored_size != computed_size {
         return Err(GzipError::new(
             GzipErrorKind::SizeMismatch {
@@ -717,7 +805,7 @@ fn decode_member<E: Inflate>(
             trailer_start + 4,
         ));
     }
-    Ok((trailer_start + TRAILER_LEN, out_len))
+    Ok((trailer_start + TRAILER_LEN, out_len, None))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -53,6 +53,7 @@ extern crate std;
 
 #[cfg(feature = "alloc")]
 mod compress;
+mod crc_combine;
 mod deep;
 mod error;
 mod frame;
