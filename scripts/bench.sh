@@ -5,8 +5,8 @@
 # bytes. Criterion's own Throughput::Bytes figures are printed above the table. See
 # BENCHMARKS.md.
 #
-#   scripts/bench.sh                  # all six benches (shallow, deep, encode, stream, crc,
-#                                     # scaling), about 3 minutes
+#   scripts/bench.sh                  # all seven benches (shallow, deep, encode, stream, crc,
+#                                     # scaling, render), about 3 minutes
 #   scripts/bench.sh deep stream      # some of them
 #
 # Environment: BENCH_LOCK (default /tmp/kafka07-cargo.lock, "none" for no locking) is held
@@ -20,7 +20,7 @@ locked() {
   if [ "$lock" = none ] || ! command -v flock >/dev/null; then "$@"; else flock "$lock" "$@"; fi
 }
 benches=("$@")
-[ ${#benches[@]} -gt 0 ] || benches=(shallow deep encode stream crc scaling)
+[ ${#benches[@]} -gt 0 ] || benches=(shallow deep encode stream crc scaling render)
 
 export CARGO_TERM_COLOR=never
 mkdir -p target

@@ -208,6 +208,7 @@ impl Connection {
         if self.broken {
             Err(Error::Closed {
                 during_response: false,
+                reset: false,
             })
         } else {
             Ok(())
@@ -222,17 +223,87 @@ impl Connection {
         Err(e)
     }
 
-    /// Encodes `request` whole and writes it with one `write_all`.
+    /// Encodes `request` whole and writes it with one `write_all`, after any requests
+    /// [`send_deferred`](Self::send_deferred) left in the write buffer (in the same write).
     ///
     /// For PRODUCE and MULTIPRODUCE, `Ok` means every byte was handed to the operating system:
     /// nothing more (0.7 has no acknowledgement; see [`Client::produce`](crate::Client::produce)).
     pub fn send(&mut self, request: &Request<'_>) -> Result<()> {
+        self.append(request)?;
+        self.write_pending()
+    }
+
+    /// Encodes `request` into the write buffer, and writes the buffer only once it holds at
+    /// least `coalesce_bytes` bytes: many requests that get no response (PRODUCE,
+    /// MULTIPRODUCE) then go out in one write. A request that expects a response is written at
+    /// once, with everything buffered before it. Buffered bytes are written by the next
+    /// [`send`](Self::send), [`request`](Self::request) or
+    /// [`flush_writes`](Self::flush_writes); they are lost if the connection is dropped first.
+    ///
+    /// ```
+    /// use kafka07_io::{Broker, BrokerConfig, Connection, ConnectionConfig};
+    /// use kafka07_io::proto::{MessageRepr, ProduceRequest, Request};
+    /// let broker = Broker::start(BrokerConfig::in_memory().visible_on_append(true))?;
+    /// let mut conn = Connection::connect(broker.local_addr(), &ConnectionConfig::default())?;
+    /// let set = MessageRepr::new(&b"hi"[..]).to_vec()?;
+    /// let produce = Request::Produce(ProduceRequest::new("t", 0, &set));
+    /// conn.send_deferred(&produce, 1 << 16)?;
+    /// conn.send_deferred(&produce, 1 << 16)?;
+    /// assert_eq!(conn.pending_write_bytes(), 2 * produce.wire_len());
+    /// conn.flush_writes()?;
+    /// assert_eq!(conn.pending_write_bytes(), 0);
+    /// # Ok::<(), kafka07_io::Error>(())
+    /// ```
+    pub fn send_deferred(&mut self, request: &Request<'_>, coalesce_bytes: usize) -> Result<()> {
+        self.append(request)?;
+        if request.expect().is_some() || self.wbuf.len() >= coalesce_bytes {
+            self.write_pending()?;
+        }
+        Ok(())
+    }
+
+    /// Bytes of deferred requests not yet written.
+    pub fn pending_write_bytes(&self) -> usize {
+        self.wbuf.len()
+    }
+
+    /// Writes the deferred requests, if any, with one `write_all`.
+    pub fn flush_writes(&mut self) -> Result<()> {
+        if self.wbuf.is_empty() {
+            return Ok(());
+        }
         self.check_usable()?;
+        self.write_pending()
+    }
+
+    /// Encodes `request` at the end of the write buffer.
+    fn append(&mut self, request: &Request<'_>) -> Result<()> {
+        self.check_usable()?;
+        let at = self.wbuf.len();
+        self.wbuf.resize(at + request.wire_len(), 0);
+        let n = match request.emit(&mut self.wbuf[at..]) {
+            Ok(n) => n,
+            Err(e) => {
+                self.wbuf.truncate(at);
+                return Err(e.into());
+            }
+        };
+        self.wbuf.truncate(at + n);
+        if let Err(e) = self.session.sent(request) {
+            self.wbuf.truncate(at);
+            return Err(e.into());
+        }
+        Ok(())
+    }
+
+    fn write_pending(&mut self) -> Result<()> {
+        let r = self.stream.write_all(&self.wbuf);
         self.wbuf.clear();
-        self.wbuf.resize(request.wire_len(), 0);
-        let n = request.emit(&mut self.wbuf)?;
-        self.session.sent(request)?;
-        if let Err(e) = self.stream.write_all(&self.wbuf[..n]) {
+        // A large one-off request should not pin its buffer.
+        if self.wbuf.capacity() > 4 << 20 {
+            self.wbuf = Vec::new();
+        }
+        if let Err(e) = r {
             let t = self.config.write_timeout;
             return self.fail(Error::from_io(e, "write", t, false));
         }
@@ -264,6 +335,7 @@ impl Connection {
                 Ok(0) => {
                     return self.fail(Error::Closed {
                         during_response: mid,
+                        reset: false,
                     })
                 }
                 Ok(n) => {

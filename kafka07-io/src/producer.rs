@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use kafka07_proto::{compress_set, Codec, MessageRepr, ProduceRequest, RANDOM_PARTITION};
 
@@ -85,6 +86,21 @@ pub struct ProducerConfig {
     pub max_request_bytes: usize,
     /// Partition choice for `send`/`send_keyed`.
     pub partitioning: Partitioning,
+    /// Magic byte of the plain messages: 1 (default, 0.7's format, with an attributes byte)
+    /// or 0 (the legacy format without attributes, which some old clients such as Perl's
+    /// Kafka 0.12 consumer insist on). Magic 0 cannot carry a codec: with a codec the inner
+    /// messages are magic 0 and each wrapper is magic 1.
+    pub magic: u8,
+    /// Write coalescing (0, the default: off). PRODUCE gets no response, so the requests of
+    /// the flushes that `batch_messages`/`batch_bytes` trigger may be gathered in the
+    /// connection's write buffer and written together once it holds this many bytes — or
+    /// once [`linger`](Self::linger) has passed since the first of them (checked when the next
+    /// batch is handed over), or on [`Producer::flush`], [`Producer::confirm`] or drop.
+    /// Like the reference's async producer (`queue.time`, `batch.size`) without its thread.
+    pub coalesce_bytes: usize,
+    /// The longest a coalesced request waits for more (default 5 ms); see
+    /// [`coalesce_bytes`](Self::coalesce_bytes).
+    pub linger: Duration,
 }
 
 impl Default for ProducerConfig {
@@ -96,6 +112,9 @@ impl Default for ProducerConfig {
             batch_bytes: 1 << 20,
             max_request_bytes: 104_857_600,
             partitioning: Partitioning::Random,
+            magic: 1,
+            coalesce_bytes: 0,
+            linger: Duration::from_millis(5),
         }
     }
 }
@@ -135,6 +154,56 @@ impl ProducerConfig {
         self.partitioning = p;
         self
     }
+
+    /// Sets the magic byte of plain messages (0 or 1; anything else makes
+    /// [`Producer::send_to`] return [`Error::Config`]).
+    ///
+    /// ```
+    /// use kafka07_io::{Broker, BrokerConfig, Client, Producer, ProducerConfig};
+    /// let broker = Broker::start(BrokerConfig::in_memory().visible_on_append(true))?;
+    /// let mut p = Producer::new(broker.local_addr(), ProducerConfig::default().magic(0));
+    /// p.send_to("legacy", 0, "old")?;
+    /// p.confirm("legacy")?;
+    /// let f = Client::connect(broker.local_addr())?.fetch("legacy", 0, 0, 4096)?;
+    /// // A magic-0 entry: length 8, magic 0, CRC, payload (no attributes byte).
+    /// assert_eq!((f.data.len(), f.data[4]), (12, 0));
+    /// assert_eq!(f.payloads()?, [b"old".to_vec()]);
+    /// # Ok::<(), kafka07_io::Error>(())
+    /// ```
+    #[must_use]
+    pub fn magic(mut self, magic: u8) -> Self {
+        self.magic = magic;
+        self
+    }
+
+    /// Turns write coalescing on: up to `bytes` of requests per write, none waiting longer
+    /// than `linger` for more (see [`coalesce_bytes`](Self::coalesce_bytes)); `bytes = 0`
+    /// turns it off.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use kafka07_io::{Broker, BrokerConfig, Client, Producer, ProducerConfig};
+    /// let broker = Broker::start(BrokerConfig::in_memory().visible_on_append(true))?;
+    /// let cfg = ProducerConfig::default()
+    ///     .batch_messages(1)
+    ///     .coalesce(64 << 10, Duration::from_millis(5));
+    /// let mut p = Producer::new(broker.local_addr(), cfg);
+    /// for i in 0..100 {
+    ///     p.send_to("t", 0, format!("m{i}"))?; // one PRODUCE each, written together
+    /// }
+    /// assert_eq!(p.stats().requests, 100);
+    /// assert!(p.client().pending_write_bytes() > 0);
+    /// p.confirm("t")?; // writes them, then waits for the broker
+    /// let f = Client::connect(broker.local_addr())?.fetch("t", 0, 0, 1 << 20)?;
+    /// assert_eq!(f.payloads()?.len(), 100);
+    /// # Ok::<(), kafka07_io::Error>(())
+    /// ```
+    #[must_use]
+    pub fn coalesce(mut self, bytes: usize, linger: Duration) -> Self {
+        self.coalesce_bytes = bytes;
+        self.linger = linger;
+        self
+    }
 }
 
 #[derive(Debug)]
@@ -147,7 +216,8 @@ struct Batch {
     ends: Vec<usize>,
 }
 
-/// Counters of a producer.
+/// Counters of a producer. With write coalescing on, requests count when they are handed to
+/// the connection: the last ones may still be in its write buffer.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ProducerStats {
     /// Messages written to the socket.
@@ -194,6 +264,16 @@ pub struct Producer {
     buffered_messages: usize,
     buffered_bytes: usize,
     stats: ProducerStats,
+    /// When the oldest coalesced request still in the write buffer was handed over.
+    lingering_since: Option<Instant>,
+}
+
+impl Drop for Producer {
+    /// Writes coalesced requests still in the write buffer (best effort; batches not yet
+    /// flushed are dropped, as without coalescing).
+    fn drop(&mut self) {
+        let _ = self.client.flush_writes();
+    }
 }
 
 impl Producer {
@@ -211,6 +291,7 @@ impl Producer {
             buffered_messages: 0,
             buffered_bytes: 0,
             stats: ProducerStats::default(),
+            lingering_since: None,
         }
     }
 
@@ -266,7 +347,15 @@ impl Producer {
                 max: self.config.max_message_size,
             });
         }
-        let repr = MessageRepr::new(payload);
+        let repr = match self.config.magic {
+            0 => MessageRepr::magic0(payload),
+            1 => MessageRepr::new(payload),
+            m => {
+                return Err(Error::Config(format!(
+                    "message magic {m}: a 0.7 message has magic 0 or 1"
+                )))
+            }
+        };
         // Few topic/partitions are pending at once: a scan beats hashing an owned key.
         let idx = match self
             .batches
@@ -294,7 +383,7 @@ impl Producer {
         if self.buffered_messages >= self.config.batch_messages
             || self.buffered_bytes >= self.config.batch_bytes
         {
-            self.flush()?;
+            self.write_batches(self.config.coalesce_bytes > 0)?;
         }
         Ok(())
     }
@@ -307,6 +396,7 @@ impl Producer {
         self.buffered_bytes = 0;
         std::mem::take(&mut self.batches)
             .into_iter()
+            .filter(|b| !b.ends.is_empty())
             .map(|b| {
                 let payloads = kafka07_proto::MessageSet::new(&b.set, 0)
                     .shallow()
@@ -317,74 +407,112 @@ impl Producer {
             .collect()
     }
 
-    /// Writes everything buffered. `Ok` means written to the socket (see the type docs).
+    /// Writes everything buffered, coalesced requests included. `Ok` means written to the
+    /// socket (see the type docs).
     pub fn flush(&mut self) -> Result<()> {
-        if self.batches.is_empty() {
+        self.write_batches(false)?;
+        self.lingering_since = None;
+        self.client.flush_writes()
+    }
+
+    /// Hands the buffered batches to the connection as PRODUCE/MULTIPRODUCE requests: written
+    /// at once, or (`coalesce`) left in its write buffer up to `coalesce_bytes` and `linger`.
+    fn write_batches(&mut self, coalesce: bool) -> Result<()> {
+        if self.buffered_messages == 0 {
             return Ok(());
         }
-        let batches = std::mem::take(&mut self.batches);
         self.buffered_messages = 0;
         self.buffered_bytes = 0;
+        let r = self.send_batches(coalesce);
+        // Sent or not (after an error their state is unknown), the batches are emptied; their
+        // buffers are kept for the next messages, unless many topic/partitions piled up.
+        for b in &mut self.batches {
+            b.set.clear();
+            b.ends.clear();
+        }
+        if self.batches.len() > 64 {
+            self.batches.clear();
+        }
+        r?;
+        if coalesce {
+            let now = Instant::now();
+            let since = *self.lingering_since.get_or_insert(now);
+            if self.client.pending_write_bytes() == 0 {
+                self.lingering_since = None;
+            } else if now.duration_since(since) >= self.config.linger {
+                self.lingering_since = None;
+                self.client.flush_writes()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn send_batches(&mut self, coalesce: bool) -> Result<()> {
+        let coalesce_bytes = if coalesce {
+            self.config.coalesce_bytes
+        } else {
+            0
+        };
         // Encode every item first: a size error leaves nothing half sent.
-        let mut items: Vec<(Batch, Vec<u8>)> = Vec::with_capacity(batches.len());
-        for b in batches {
-            let data = match self.config.codec {
-                Codec::None => Vec::new(),
-                codec => {
-                    let mut out = Vec::new();
-                    wrap_runs(
-                        codec,
-                        &b.set,
-                        &b.ends,
-                        0,
-                        b.ends.len(),
-                        self.config.max_message_size,
-                        &mut out,
-                    )?;
-                    out
-                }
-            };
-            items.push((b, data));
+        let mut wrapped: Vec<Vec<u8>> = Vec::new();
+        if self.config.codec != Codec::None {
+            for b in self.batches.iter().filter(|b| !b.ends.is_empty()) {
+                let mut out = Vec::new();
+                wrap_runs(
+                    self.config.codec,
+                    &b.set,
+                    &b.ends,
+                    0,
+                    b.ends.len(),
+                    self.config.max_message_size,
+                    &mut out,
+                )?;
+                wrapped.push(out);
+            }
         }
         let compressed = self.config.codec != Codec::None;
+        let items: Vec<(&Batch, &[u8])> = self
+            .batches
+            .iter()
+            .filter(|b| !b.ends.is_empty())
+            .enumerate()
+            .map(|(i, b)| {
+                let set = if compressed {
+                    wrapped[i].as_slice()
+                } else {
+                    b.set.as_slice()
+                };
+                (b, set)
+            })
+            .collect();
         let mut start = 0;
         while start < items.len() {
             // As many items as fit one request (at least one).
             let mut end = start;
             let mut size = 4 + 2 + 2;
             while end < items.len() && end - start < i16::MAX as usize {
-                let (b, data) = &items[end];
-                let payload = if compressed { data.len() } else { b.set.len() };
-                let item = 2 + b.topic.len() + 4 + 4 + payload;
+                let (b, set) = items[end];
+                let item = 2 + b.topic.len() + 4 + 4 + set.len();
                 if end > start && size + item > self.config.max_request_bytes {
                     break;
                 }
                 size += item;
                 end += 1;
             }
-            let reqs: Vec<ProduceRequest<'_>> = items[start..end]
+            let bytes: usize = items[start..end]
                 .iter()
-                .map(|(b, data)| {
-                    let set = if compressed {
-                        data.as_slice()
-                    } else {
-                        b.set.as_slice()
-                    };
-                    ProduceRequest::new(b.topic.as_str(), b.partition, set)
-                })
-                .collect();
-            let bytes: usize = reqs
-                .iter()
-                .map(|r| 2 + r.topic.as_bytes().len() + 8 + r.messages.len())
+                .map(|(b, set)| 2 + b.topic.len() + 8 + set.len())
                 .sum();
-            if reqs.len() == 1 {
-                self.client.produce(
-                    reqs[0].topic.as_str().unwrap_or_default(),
-                    reqs[0].partition,
-                    reqs[0].messages,
-                )?;
+            if end - start == 1 {
+                let (b, set) = items[start];
+                self.client
+                    .produce_deferred(&b.topic, b.partition, set, coalesce_bytes)?;
             } else {
-                self.client.multiproduce(&reqs)?;
+                let reqs: Vec<ProduceRequest<'_>> = items[start..end]
+                    .iter()
+                    .map(|(b, set)| ProduceRequest::new(b.topic.as_str(), b.partition, set))
+                    .collect();
+                self.client.multiproduce_deferred(&reqs, coalesce_bytes)?;
             }
             self.stats.requests += 1;
             self.stats.bytes += bytes as u64 + 6;
