@@ -40,10 +40,14 @@ pub enum Error {
     /// The broker closed the connection. This is how a 0.7 broker answers a request it rejects
     /// (a bad produce: bad CRC, invalid topic, partition out of range, malformed request; spec
     /// §6.9): there is no error response for PRODUCE, MULTIPRODUCE and OFFSETS.
-    #[error("the broker closed the connection{}", if *.during_response { " in the middle of a response" } else { "" })]
+    #[error("the broker {} the connection{}", if *.reset { "reset" } else { "closed" }, if *.during_response { " in the middle of a response" } else { "" })]
     Closed {
         /// `true` when part of a response had already arrived.
         during_response: bool,
+        /// `true` for a reset (ECONNRESET, EPIPE) rather than an orderly close: this
+        /// crate's broker resets connections it refuses at its connection limit, and closes
+        /// those whose request it rejects in order (spec §6.9).
+        reset: bool,
     },
     /// A response frame announced more bytes than the configured limit.
     #[error("response of {size} bytes exceeds the limit of {limit} bytes")]
@@ -60,7 +64,7 @@ pub enum Error {
     #[error("protocol error: {0}")]
     Protocol(#[from] kafka07_proto::Error),
     /// The broker answered with an error code.
-    #[error("broker answered {code} for {topic}/{partition}")]
+    #[error("the broker answered {code} for {topic}:{partition}")]
     Broker {
         /// The code.
         code: ErrorCode,
@@ -203,9 +207,13 @@ impl Error {
             }
             io::ErrorKind::ConnectionReset
             | io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::BrokenPipe
-            | io::ErrorKind::UnexpectedEof => Error::Closed {
+            | io::ErrorKind::BrokenPipe => Error::Closed {
                 during_response: mid,
+                reset: true,
+            },
+            io::ErrorKind::UnexpectedEof => Error::Closed {
+                during_response: mid,
+                reset: false,
             },
             _ => Error::Io(e),
         }

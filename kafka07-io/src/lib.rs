@@ -62,8 +62,8 @@ mod producer;
 pub mod zk;
 
 pub use broker::{
-    copy_dir, validate_topic, Broker, BrokerConfig, BrokerStats, PartitionRecovery, StartupReport,
-    CLEAN_SHUTDOWN_FILE,
+    copy_dir, fits_file_name, validate_topic, Broker, BrokerConfig, BrokerStats, PartitionRecovery,
+    StartupReport, CLEAN_SHUTDOWN_FILE, MAX_FILE_NAME,
 };
 pub use brokers::{Backoff, BrokerList};
 pub use client::{encode_messages, Client, FetchSpec, Fetched, OffsetTime};

@@ -39,6 +39,28 @@ pub struct Args {
     /// visible at once).
     #[arg(long)]
     visible_on_flush: bool,
+    /// Most connections open at once: at the limit the connection idle longest (1 s or more)
+    /// is closed for a new one, else the new one is refused with a reset (logged).
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    max_connections: usize,
+    /// Most topics: a produce to a new topic creates it below this, and is refused (the
+    /// connection closed, logged) at it.
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    max_topics: usize,
+    /// Most segment files kept open at once (others are reopened when read or written).
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    max_open_segments: usize,
+    /// Close a connection with no request in progress after this long (0: never).
+    #[arg(long, value_name = "MS", default_value_t = 600_000)]
+    idle_timeout_ms: u64,
+    /// Close a connection whose request has not fully arrived this long after its first byte.
+    #[arg(long, value_name = "MS", default_value_t = 30_000)]
+    request_timeout_ms: u64,
+    /// Log more on stderr: `-v` also each rejected request, connection closed by a timeout
+    /// and recovery step, `-vv` debug. Without it only warnings and errors (refused
+    /// connections, ENOSPC) are logged. `RUST_LOG` overrides both.
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    verbose: u8,
     /// Also stop when stdin reaches end of file (for scripts and tests).
     #[arg(long)]
     stop_on_eof: bool,
@@ -73,6 +95,19 @@ pub fn interrupt_flag() -> Arc<AtomicBool> {
 
 /// Runs the broker until interrupted (or stdin ends, with --stop-on-eof).
 pub fn run(args: Args) -> anyhow::Result<Code> {
+    let level = match args.verbose {
+        0 => log::LevelFilter::Warn,
+        1 => log::LevelFilter::Info,
+        _ => log::LevelFilter::Debug,
+    };
+    // Ours only at that level; dependencies (the ZooKeeper client) at warnings.
+    let _ = env_logger::Builder::new()
+        .filter_level(log::LevelFilter::Warn)
+        .filter_module("kafka07_io", level)
+        .filter_module("kafka07", level)
+        .parse_default_env()
+        .format_target(false)
+        .try_init();
     let stop = interrupt_flag();
     let mut config = match &args.data_dir {
         Some(dir) => {
@@ -85,7 +120,12 @@ pub fn run(args: Args) -> anyhow::Result<Code> {
     .partitions(args.partitions.max(1))
     .flush_interval_messages(args.flush_messages.max(1))
     .flush_interval(Duration::from_millis(args.flush_interval_ms.max(1)))
-    .visible_on_append(!args.visible_on_flush);
+    .visible_on_append(!args.visible_on_flush)
+    .max_connections(args.max_connections.max(1))
+    .max_topics(args.max_topics.max(1))
+    .max_open_segments(args.max_open_segments.max(1))
+    .idle_timeout((args.idle_timeout_ms > 0).then(|| Duration::from_millis(args.idle_timeout_ms)))
+    .request_timeout(Duration::from_millis(args.request_timeout_ms.max(1)));
     config.num_partitions = args.partitions.max(1);
     if let (Some(connect), Some(id)) = (&args.zookeeper, args.broker_id) {
         config = config.zookeeper(

@@ -1,12 +1,17 @@
 //! One partition's log: segments in memory or in real 0.7 segment files (spec §9).
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use kafka07_proto::{DecodeOptions, MessageSet, Stop};
+use kafka07_proto::{CrcPolicy, DecodeOptions, MessageSet, Stop};
 
+use super::files::FileCache;
+use super::response::{DataRef, Source};
+use super::store::SharedLog;
 use crate::error::{Error, Result};
 
 /// Suffix of segment files.
@@ -20,12 +25,16 @@ pub(crate) struct LogConfig {
     pub flush_interval: Duration,
     pub visible_on_append: bool,
     pub roll_interval: Option<Duration>,
+    /// The broker's open segment files.
+    pub files: Arc<FileCache>,
 }
 
 #[derive(Debug)]
 enum Data {
     Memory(Vec<u8>),
-    File(File),
+    /// A segment file, opened through the [`FileCache`] when it is used (`pread` and
+    /// `pwrite`: no shared file position).
+    File(PathBuf),
 }
 
 #[derive(Debug)]
@@ -40,14 +49,17 @@ struct Segment {
     /// Last modification (memory segments; files use their own mtime).
     mtime: SystemTime,
     first_append: Option<Instant>,
+    /// Position (in this segment) of the last top-level entry written, when known: the cheap
+    /// tail check of a clean start looks at it (see [`TailRecord`]).
+    last_entry: Option<u64>,
 }
 
 impl Segment {
     fn mtime_ms(&self) -> i64 {
+        // The file's own mtime, as the reference (a stat: no descriptor needed).
         let t = match &self.data {
             Data::Memory(_) => self.mtime,
-            Data::File(f) => f
-                .metadata()
+            Data::File(path) => fs::metadata(path)
                 .and_then(|m| m.modified())
                 .unwrap_or(self.mtime),
         };
@@ -61,7 +73,7 @@ impl Segment {
 pub(crate) enum ReadError {
     /// Before the first segment or past the visible end: code 1.
     OutOfRange,
-    /// The segment file could not be read: code -1.
+    /// The segment file could not be opened: code -1.
     Io,
 }
 
@@ -84,6 +96,37 @@ pub(crate) struct Log {
     unflushed_messages: u64,
     last_flush: Instant,
     cfg: LogConfig,
+    /// A failed append left bytes past the logical end that could not be cut yet: they are
+    /// cut before the next write (and the file is never trusted past `size`).
+    tail_dirty: bool,
+}
+
+/// What a clean shutdown records of a partition's active segment, so that the next start
+/// can check the tail cheaply instead of trusting the file length (written into the
+/// clean-shutdown marker, one line per partition).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct TailRecord {
+    /// Start offset of the last segment.
+    pub segment: u64,
+    /// Position in it of the last top-level entry (`None`: the segment is empty).
+    pub last_entry: Option<u64>,
+    /// Size of the segment.
+    pub size: u64,
+}
+
+/// How [`Log::open`] treats the last segment.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Tail {
+    /// No clean-shutdown marker: scan and recover the whole last segment (spec §9.4).
+    Recover,
+    /// A clean shutdown recorded this tail: check the recorded last entry only, and fall
+    /// back to full recovery when the file does not match it.
+    Check(TailRecord),
+    /// The reference's clean-shutdown marker (an empty file, no tail records): the reference
+    /// trusts the file as it is, bad CRCs included (spec §9.4), so the last segment is walked
+    /// by its framing only (sizes and magic, no CRC) and cut only where that breaks: the torn
+    /// or garbage tail a failed write can leave.
+    Frames,
 }
 
 /// What opening an existing partition directory found.
@@ -106,10 +149,12 @@ impl Log {
                 visible: 0,
                 mtime: SystemTime::now(),
                 first_append: None,
+                last_entry: None,
             }],
             unflushed_messages: 0,
             last_flush: Instant::now(),
             cfg,
+            tail_dirty: false,
         }
     }
 
@@ -122,6 +167,7 @@ impl Log {
             unflushed_messages: 0,
             last_flush: Instant::now(),
             cfg,
+            tail_dirty: false,
         };
         log.segments.push(new_file_segment(dir, 0)?);
         Ok(log)
@@ -129,8 +175,9 @@ impl Log {
 
     /// Opens an existing partition directory: every `*.kafka` file is a segment named by its
     /// start offset; the chain must have no gap (spec §9.2, E34); the last segment is
-    /// recovered when `recover` (spec §9.4). An empty directory gets a fresh segment 0.
-    pub(crate) fn open(dir: &Path, cfg: LogConfig, recover: bool) -> Result<Opened> {
+    /// recovered (spec §9.4) or, after a clean shutdown, its recorded tail checked (see
+    /// [`Tail`]). An empty directory gets a fresh segment 0.
+    pub(crate) fn open(dir: &Path, cfg: LogConfig, tail: Tail) -> Result<Opened> {
         let storage = |path: &Path, reason: String| Error::Storage {
             path: path.to_owned(),
             reason,
@@ -157,19 +204,17 @@ impl Log {
         found.sort();
         let mut segments = Vec::with_capacity(found.len());
         for (start, path) in &found {
-            let file = OpenOptions::new().read(true).write(true).open(path)?;
-            let size = file.metadata()?.len();
-            let mtime = file
-                .metadata()?
-                .modified()
-                .unwrap_or_else(|_| SystemTime::now());
+            let meta = fs::metadata(path)?;
+            let size = meta.len();
+            let mtime = meta.modified().unwrap_or_else(|_| SystemTime::now());
             segments.push(Segment {
                 start: *start,
-                data: Data::File(file),
+                data: Data::File(path.clone()),
                 size,
                 visible: size,
                 mtime,
                 first_append: None,
+                last_entry: None,
             });
         }
         for pair in segments.windows(2) {
@@ -190,20 +235,71 @@ impl Log {
         let mut recovered = None;
         if segments.is_empty() {
             segments.push(new_file_segment(dir, 0)?);
-        } else if recover {
+        } else {
             let last = segments.last_mut().expect("not empty");
-            let Data::File(file) = &mut last.data else {
+            let Data::File(path) = &last.data else {
                 unreachable!("opened segments are files")
             };
-            let valid = valid_prefix(file, last.size)?;
-            let truncated = last.size - valid;
-            if truncated > 0 {
-                file.set_len(valid)?;
-                file.sync_all()?;
+            // Opened for the check only (not through the cache: start-up opens one at a time).
+            let file = &OpenOptions::new().read(true).write(true).open(path)?;
+            // After a clean shutdown, the recorded last entry must be where it was and be
+            // intact, and end the file: a cheap check instead of trusting the length.
+            let trusted = match tail {
+                Tail::Recover | Tail::Frames => false,
+                Tail::Check(rec) => {
+                    rec.segment == last.start
+                        && rec.size == last.size
+                        && match rec.last_entry {
+                            None => last.size == 0,
+                            Some(at) => {
+                                at < last.size
+                                    && valid_prefix(file, at, last.size, CrcPolicy::Verify)?.0
+                                        == last.size
+                            }
+                        }
+                }
+            };
+            if trusted {
+                last.last_entry = match tail {
+                    Tail::Check(rec) => rec.last_entry,
+                    Tail::Recover | Tail::Frames => None,
+                };
+            } else {
+                let crc = match tail {
+                    Tail::Frames => CrcPolicy::Skip,
+                    Tail::Recover | Tail::Check(_) => CrcPolicy::Verify,
+                };
+                let (valid, last_entry) = valid_prefix(file, 0, last.size, crc)?;
+                let truncated = last.size - valid;
+                if truncated > 0 {
+                    file.set_len(valid)?;
+                    file.sync_all()?;
+                }
+                last.size = valid;
+                last.visible = valid;
+                last.last_entry = last_entry;
+                let path = dir.join(segment_name(last.start));
+                match tail {
+                    Tail::Check(_) => ::log::warn!(
+                        "{}: the clean-shutdown record does not match the file; recovered \
+                         ({truncated} bytes truncated)",
+                        path.display()
+                    ),
+                    Tail::Frames if truncated > 0 => ::log::warn!(
+                        "{}: clean shutdown, but the framing ends {truncated} bytes before the \
+                         file does; truncated there",
+                        path.display()
+                    ),
+                    _ if truncated > 0 => {
+                        ::log::warn!("{}: recovered, {truncated} bytes truncated", path.display())
+                    }
+                    _ => {}
+                }
+                // A framing check that cut nothing is not a recovery.
+                if !matches!(tail, Tail::Frames) || truncated > 0 {
+                    recovered = Some((path, truncated));
+                }
             }
-            last.size = valid;
-            last.visible = valid;
-            recovered = Some((dir.join(segment_name(last.start)), truncated));
         }
         Ok(Opened {
             log: Log {
@@ -212,6 +308,7 @@ impl Log {
                 unflushed_messages: 0,
                 last_flush: Instant::now(),
                 cfg,
+                tail_dirty: false,
             },
             recovered,
         })
@@ -259,11 +356,25 @@ impl Log {
         if !bytes.is_empty() {
             match &mut seg.data {
                 Data::Memory(v) => v.extend_from_slice(bytes),
-                Data::File(f) => {
-                    f.seek(SeekFrom::Start(seg.size))?;
-                    f.write_all(bytes)?;
+                Data::File(path) => {
+                    let f = self.cfg.files.get(path)?;
+                    if self.tail_dirty {
+                        f.set_len(seg.size)?;
+                        self.tail_dirty = false;
+                    }
+                    let written = f.write_all_at(bytes, seg.size);
+                    if let Err(e) = written {
+                        // A write that failed part-way (ENOSPC, EFBIG, EIO) leaves bytes past
+                        // the logical end: cut them, so the file never holds a rejected
+                        // request's data; if even that fails, cut before the next write.
+                        if f.set_len(seg.size).is_err() {
+                            self.tail_dirty = true;
+                        }
+                        return Err(e);
+                    }
                 }
             }
+            seg.last_entry = last_entry_in(bytes).map(|at| seg.size + at);
             seg.size += bytes.len() as u64;
             seg.mtime = SystemTime::now();
             seg.first_append.get_or_insert_with(Instant::now);
@@ -276,6 +387,16 @@ impl Log {
             self.flush()?;
         }
         Ok(())
+    }
+
+    /// What a clean shutdown records of the active segment (call after a flush).
+    pub(crate) fn tail_record(&self) -> TailRecord {
+        let l = self.last();
+        TailRecord {
+            segment: l.start,
+            last_entry: l.last_entry,
+            size: l.size,
+        }
     }
 
     fn maybe_roll(&mut self) -> io::Result<()> {
@@ -299,6 +420,7 @@ impl Log {
                 visible: 0,
                 mtime: SystemTime::now(),
                 first_append: None,
+                last_entry: None,
             },
         };
         self.segments.push(seg);
@@ -311,9 +433,10 @@ impl Log {
             .segments
             .last_mut()
             .expect("a log always has a segment");
-        if let Data::File(f) = &seg.data {
+        if let Data::File(path) = &seg.data {
             if seg.size != seg.visible || self.unflushed_messages > 0 {
-                f.sync_data()?;
+                // fsync of any descriptor of the file flushes what every one wrote.
+                self.cfg.files.get(path)?.sync_data()?;
             }
         }
         seg.visible = seg.size;
@@ -330,14 +453,16 @@ impl Log {
         Ok(())
     }
 
-    /// Reads up to `max` visible bytes from `offset` into `out` (appended). The view never
-    /// spans segments (spec §6.5, E18). `offset == end` reads nothing.
-    pub(crate) fn read(
-        &mut self,
+    /// The visible range a FETCH at `offset` of at most `max` bytes answers with (`None`:
+    /// nothing to send). The range never spans segments (spec §6.5, E18); `offset == end`
+    /// reads nothing. Nothing is read here: the bytes are read while the response is
+    /// written (`me` is this log, for in-memory segments).
+    pub(crate) fn read_ref(
+        &self,
         offset: i64,
         max: usize,
-        out: &mut Vec<u8>,
-    ) -> std::result::Result<(), ReadError> {
+        me: &SharedLog,
+    ) -> std::result::Result<Option<DataRef>, ReadError> {
         let first = self.segments[0].start;
         let end = self.visible_end();
         if offset < 0 || (offset as u64) < first || offset as u64 > end {
@@ -345,28 +470,37 @@ impl Log {
         }
         let offset = offset as u64;
         let idx = self.segments.partition_point(|s| s.start <= offset) - 1;
-        let seg = &mut self.segments[idx];
+        let seg = &self.segments[idx];
         let seg_end = seg.start + seg.visible;
-        let n = seg_end.saturating_sub(offset).min(max as u64) as usize;
+        let n = seg_end.saturating_sub(offset).min(max as u64);
         if n == 0 {
-            return Ok(());
+            return Ok(None);
         }
-        let at = (offset - seg.start) as usize;
-        match &mut seg.data {
-            Data::Memory(v) => out.extend_from_slice(&v[at..at + n]),
-            Data::File(f) => {
-                let old = out.len();
-                out.resize(old + n, 0);
-                let r = f
-                    .seek(SeekFrom::Start(at as u64))
-                    .and_then(|_| f.read_exact(&mut out[old..]));
-                if r.is_err() {
-                    out.truncate(old);
-                    return Err(ReadError::Io);
-                }
+        let source = match &seg.data {
+            Data::Memory(_) => Source::Memory(me.clone(), seg.start),
+            Data::File(path) => Source::File(self.cfg.files.get(path).map_err(|_| ReadError::Io)?),
+        };
+        Ok(Some(DataRef {
+            source,
+            pos: offset - seg.start,
+            len: n,
+        }))
+    }
+
+    /// Copies bytes of the in-memory segment starting at `start` from position `pos`.
+    pub(crate) fn copy_memory(&self, start: u64, pos: u64, out: &mut [u8]) -> io::Result<()> {
+        let seg = self.segments.iter().find(|s| s.start == start);
+        match seg.map(|s| &s.data) {
+            Some(Data::Memory(v)) => {
+                let at = pos as usize;
+                let src = v
+                    .get(at..at + out.len())
+                    .ok_or(io::ErrorKind::UnexpectedEof)?;
+                out.copy_from_slice(src);
+                Ok(())
             }
+            _ => Err(io::ErrorKind::NotFound.into()),
         }
-        Ok(())
     }
 
     /// The OFFSETS answer (spec §7): candidate pairs are `(segment start, mtime)` for every
@@ -417,35 +551,68 @@ fn new_file_segment(dir: &Path, start: u64) -> io::Result<Segment> {
     let size = file.metadata()?.len();
     Ok(Segment {
         start,
-        data: Data::File(file),
+        data: Data::File(path),
         size,
         visible: size,
         mtime: SystemTime::now(),
         first_append: None,
+        last_entry: None,
     })
+}
+
+/// Position of the last top-level entry of already validated message-set bytes.
+fn last_entry_in(bytes: &[u8]) -> Option<u64> {
+    let mut pos = 0usize;
+    let mut last = None;
+    while let Some(n) = bytes.get(pos..pos + 4) {
+        let n = u32::from_be_bytes(n.try_into().expect("4 bytes")) as usize;
+        if pos + 4 + n > bytes.len() {
+            break;
+        }
+        last = Some(pos as u64);
+        pos += 4 + n;
+    }
+    last
 }
 
 /// Length of the valid prefix of a segment file (spec §9.4): complete entries with `N` at
 /// least the header, a known magic and a matching CRC (top level only, no decompression).
-/// Scans in chunks with the proto crate's lax shallow iterator.
-fn valid_prefix(file: &mut File, len: u64) -> io::Result<u64> {
+/// Scans `[from, len)` in chunks with the proto crate's lax shallow iterator; returns the end
+/// of the valid prefix (`from` when the first entry is already bad) and the position of its
+/// last entry.
+fn valid_prefix(
+    file: &File,
+    from: u64,
+    len: u64,
+    crc: CrcPolicy,
+) -> io::Result<(u64, Option<u64>)> {
     const CHUNK: u64 = 1 << 20;
-    let opts = DecodeOptions::default().lax(true);
-    let mut pos = 0u64;
+    let opts = DecodeOptions {
+        crc_policy: crc,
+        ..DecodeOptions::default()
+    }
+    .lax(true);
+    let mut pos = from;
+    let mut last = None;
     let mut buf = Vec::new();
     let mut want = CHUNK;
     loop {
         let left = len - pos;
         if left == 0 {
-            return Ok(pos);
+            return Ok((pos, last));
         }
         let n = want.min(left);
         buf.resize(n as usize, 0);
-        file.seek(SeekFrom::Start(pos))?;
-        file.read_exact(&mut buf)?;
+        file.read_exact_at(&mut buf, pos)?;
         let mut it = MessageSet::new(&buf, 0).shallow_with(opts);
-        for _ in &mut it {}
+        let mut last_here = None;
+        for m in (&mut it).flatten() {
+            last_here = Some(m.position);
+        }
         let used = it.position() as u64;
+        if let Some(at) = last_here.filter(|&at| at < used) {
+            last = Some(pos + at);
+        }
         let at_eof = pos + n == len;
         match it.stop() {
             Stop::End if !at_eof => {
@@ -460,7 +627,7 @@ fn valid_prefix(file: &mut File, len: u64) -> io::Result<u64> {
                 pos += used;
                 want = needed.max(CHUNK);
             }
-            _ => return Ok(pos + used),
+            _ => return Ok((pos + used, last)),
         }
     }
 }
@@ -476,6 +643,7 @@ mod tests {
             flush_interval: Duration::from_secs(3),
             visible_on_append: false,
             roll_interval: None,
+            files: Arc::new(FileCache::new(8)),
         }
     }
 
@@ -523,16 +691,53 @@ mod tests {
         log.append(&e, 1).unwrap();
         log.append(&e, 1).unwrap();
         assert_eq!((log.visible_end(), log.written_end()), (0, 24));
-        let mut out = Vec::new();
+        let me: SharedLog = Arc::new(std::sync::Mutex::new(Log::memory(cfg(100))));
         assert!(matches!(
-            log.read(12, 100, &mut out),
+            log.read_ref(12, 100, &me),
             Err(ReadError::OutOfRange)
         ));
-        log.read(0, 100, &mut out).unwrap();
-        assert!(out.is_empty());
+        assert!(log.read_ref(0, 100, &me).unwrap().is_none());
         log.append(&e, 1).unwrap();
         assert_eq!(log.visible_end(), 36);
-        log.read(12, 100, &mut out).unwrap();
-        assert_eq!(out.len(), 24);
+        let r = log.read_ref(12, 100, &me).unwrap().unwrap();
+        assert_eq!((r.pos, r.len), (12, 24));
+    }
+
+    #[test]
+    fn the_reference_clean_marker_keeps_bad_crcs_and_cuts_broken_framing() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = entry(b"hello");
+        let mut bad = entry(b"oops!");
+        let n = bad.len();
+        bad[n - 1] ^= 0xff; // payload changed, stored CRC kept
+        let mut seg = [good.clone(), bad.clone(), good.clone()].concat();
+        let whole = seg.len() as u64;
+        std::fs::write(dir.path().join(segment_name(0)), &seg).unwrap();
+        // After the reference's clean shutdown the file is served as it is: a bad CRC in
+        // the middle stays (the reference does not recover a cleanly shut down log).
+        let o = Log::open(dir.path(), cfg(1 << 20), Tail::Frames).unwrap();
+        assert!(o.recovered.is_none());
+        assert_eq!(o.log.written_end(), whole);
+        // Without a marker, recovery truncates at the bad CRC (spec §9.4).
+        let o = Log::open(dir.path(), cfg(1 << 20), Tail::Recover).unwrap();
+        assert_eq!(o.log.written_end(), good.len() as u64);
+        assert_eq!(o.recovered.unwrap().1, whole - good.len() as u64);
+
+        // Garbage past the last entry (what a write failing part-way leaves): a size field
+        // of 0x66666666 runs past the file, so the framing check cuts it.
+        seg.truncate(good.len());
+        seg.extend_from_slice(&good);
+        let end = seg.len() as u64;
+        seg.extend_from_slice(&[0x66; 300]);
+        std::fs::write(dir.path().join(segment_name(0)), &seg).unwrap();
+        let o = Log::open(dir.path(), cfg(1 << 20), Tail::Frames).unwrap();
+        assert_eq!(o.log.written_end(), end);
+        assert_eq!(o.recovered.unwrap().1, 300);
+        assert_eq!(
+            std::fs::metadata(dir.path().join(segment_name(0)))
+                .unwrap()
+                .len(),
+            end
+        );
     }
 }

@@ -1,27 +1,27 @@
 //! An embedded Kafka 0.7 broker: PRODUCE, MULTIPRODUCE, FETCH, MULTIFETCH and OFFSETS with the
 //! 0.7.2 reference's reactions, storing partitions in memory or on disk in the real 0.7 layout.
 
+mod files;
 mod handler;
 mod log;
+mod net;
+mod response;
 mod store;
 
 use std::collections::HashMap;
-use std::io::{ErrorKind as IoKind, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use kafka07_proto::{frame, Frame};
-
 use crate::error::{Error, Result};
-use handler::{Buffers, Handler, Reaction};
+use handler::Budget;
 use log::LogConfig;
 use store::Store;
 
-pub use store::{validate_topic, CLEAN_SHUTDOWN_FILE};
+pub use store::{fits_file_name, validate_topic, CLEAN_SHUTDOWN_FILE, MAX_FILE_NAME};
 
 /// Broker settings, named after the reference's `server.properties` keys (spec §8.1).
 ///
@@ -58,14 +58,48 @@ pub struct BrokerConfig {
     pub visible_on_append: bool,
     /// `log.roll.hours`: roll a non-empty segment older than this (default 168 h).
     pub roll_interval: Option<Duration>,
-    /// Most connections served at once; more are closed on accept (default 256).
+    /// Most connections open at once (default 10,000). At the limit, the connection idle
+    /// longest (at least 1 s) is closed to admit a new one; when none is idle that long, the
+    /// new one is refused with a reset and the refusal logged. Each connection is a file
+    /// descriptor: the process's `ulimit -n` must allow them.
     pub max_connections: usize,
-    /// `max.topic.name.length` (default 255).
+    /// Close a connection with no request in progress after this long (default 10 min;
+    /// `None`: never, as the reference).
+    pub idle_timeout: Option<Duration>,
+    /// Request handler threads (the reference's `num.threads`; default: the CPUs, 2 to 8).
+    /// Connections are served by one event loop whatever their number.
+    pub num_threads: usize,
+    /// `max.topic.name.length` (default 255). Names are also checked against the file-name
+    /// limit of the log directory (255 bytes for `<topic>-<partition>`).
     pub max_topic_name_length: usize,
+    /// Most topics the broker holds (default 10,000). A produce to a new topic is
+    /// auto-created below it, as the reference does; at the limit it is refused (connection
+    /// closed, logged).
+    pub max_topics: usize,
+    /// Most segment files kept open at once (default 1,000): others are opened when read or
+    /// written, the least recently used closed.
+    pub max_open_segments: usize,
     /// Most bytes one compressed wrapper of a produce request may decompress to while it is
     /// validated (default 64 MiB; the reference has no limit). Larger: connection closed.
     pub max_decompressed: usize,
-    /// Longest wait for a client to take a response.
+    /// Most bytes of decompression scratch all requests together may hold at once, beyond
+    /// 64 KiB per request handler (default 128 MiB, at least `max_decompressed`). A produce
+    /// that needs more waits up to `request_timeout` for it, then is refused (connection
+    /// closed, logged).
+    pub max_decompressed_total: usize,
+    /// Bytes of a response a connection reads from the log and buffers at a time (default
+    /// 64 KiB): a FETCH or MULTIFETCH response is written from the log in chunks of this
+    /// size, however large it is and however slowly the client reads.
+    pub response_chunk_bytes: usize,
+    /// Most bytes of request bodies all connections together hold while they arrive (default
+    /// 256 MiB, at least `max_socket_request_bytes`): over it, reading pauses on the
+    /// connections that need more until memory is given back (their request timeout runs).
+    pub max_request_memory: usize,
+    /// Longest time a request may take to arrive once its first byte came, and the longest
+    /// wait for decompression budget (default 30 s).
+    pub request_timeout: Duration,
+    /// Longest wait for a client to take any of a response (default 30 s): a connection that
+    /// makes no write progress that long is closed.
     pub write_timeout: Duration,
     /// Join a cluster: register in ZooKeeper (spec §10.1). `None` (the default): standalone.
     #[cfg(feature = "zookeeper")]
@@ -86,9 +120,19 @@ impl Default for BrokerConfig {
             flush_interval: Duration::from_millis(3000),
             visible_on_append: false,
             roll_interval: Some(Duration::from_secs(168 * 3600)),
-            max_connections: 256,
+            max_connections: 10_000,
+            idle_timeout: Some(Duration::from_secs(600)),
+            num_threads: std::thread::available_parallelism()
+                .map_or(2, |n| n.get())
+                .clamp(2, 8),
             max_topic_name_length: 255,
+            max_topics: 10_000,
+            max_open_segments: 1000,
             max_decompressed: 64 << 20,
+            max_decompressed_total: 128 << 20,
+            response_chunk_bytes: 64 << 10,
+            max_request_memory: 256 << 20,
+            request_timeout: Duration::from_secs(30),
             write_timeout: Duration::from_secs(30),
             #[cfg(feature = "zookeeper")]
             zookeeper: None,
@@ -173,6 +217,48 @@ impl BrokerConfig {
         self
     }
 
+    /// Sets the topic limit.
+    #[must_use]
+    pub fn max_topics(mut self, n: usize) -> Self {
+        self.max_topics = n;
+        self
+    }
+
+    /// Sets the open segment file limit.
+    #[must_use]
+    pub fn max_open_segments(mut self, n: usize) -> Self {
+        self.max_open_segments = n;
+        self
+    }
+
+    /// Sets the broker-wide request body memory (see the field).
+    #[must_use]
+    pub fn max_request_memory(mut self, bytes: usize) -> Self {
+        self.max_request_memory = bytes;
+        self
+    }
+
+    /// Sets the idle timeout (`None`: never).
+    #[must_use]
+    pub fn idle_timeout(mut self, d: Option<Duration>) -> Self {
+        self.idle_timeout = d;
+        self
+    }
+
+    /// Sets the request timeout (see the field).
+    #[must_use]
+    pub fn request_timeout(mut self, d: Duration) -> Self {
+        self.request_timeout = d;
+        self
+    }
+
+    /// Sets the write timeout (see the field).
+    #[must_use]
+    pub fn write_timeout(mut self, d: Duration) -> Self {
+        self.write_timeout = d;
+        self
+    }
+
     /// Sets the listening address.
     #[must_use]
     pub fn listen(mut self, addr: SocketAddr) -> Self {
@@ -225,6 +311,24 @@ impl BrokerConfig {
         if self.max_connections == 0 {
             return bad("max_connections must be at least 1");
         }
+        if self.max_topics == 0 || self.max_open_segments == 0 {
+            return bad("max_topics and max_open_segments must be at least 1");
+        }
+        if self.num_threads == 0 {
+            return bad("num_threads must be at least 1");
+        }
+        if self.request_timeout.is_zero() || self.write_timeout.is_zero() {
+            return bad("request and write timeouts must be positive");
+        }
+        if self.max_decompressed_total < self.max_decompressed {
+            return bad("max_decompressed_total must be at least max_decompressed");
+        }
+        if self.max_request_memory < self.max_socket_request_bytes {
+            return bad("max_request_memory must be at least max_socket_request_bytes");
+        }
+        if self.response_chunk_bytes == 0 {
+            return bad("response_chunk_bytes must be at least 1");
+        }
         Ok(())
     }
 }
@@ -239,6 +343,10 @@ pub(crate) struct Settings {
     max_topic_name_length: usize,
     max_decompressed: usize,
     max_connections: usize,
+    response_chunk_bytes: usize,
+    max_request_memory: usize,
+    request_timeout: Duration,
+    idle_timeout: Option<Duration>,
     write_timeout: Duration,
 }
 
@@ -297,14 +405,26 @@ pub struct BrokerStats {
     pub requests: u64,
     /// Connections the broker closed in reaction to a request (spec §6.9).
     pub closed_by_broker: u64,
+    /// Connections closed by a timeout (request, idle or write).
+    pub timed_out: u64,
+    /// Most request body bytes held at once (see
+    /// [`BrokerConfig::max_request_memory`]).
+    pub request_memory_peak: u64,
+    /// Segment files open in the broker's cache now.
+    pub segment_files_open: u64,
+    /// Segment files opened since start (a measure of cache misses).
+    pub segment_files_opened: u64,
 }
 
 #[derive(Debug, Default)]
 struct Counters {
     accepted: AtomicU64,
     refused: AtomicU64,
+    open: AtomicU64,
     requests: AtomicU64,
     closed_by_broker: AtomicU64,
+    timed_out: AtomicU64,
+    request_memory_peak: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -312,14 +432,14 @@ struct Shared {
     store: Store,
     settings: Settings,
     stopping: AtomicBool,
-    conns: Mutex<HashMap<u64, TcpStream>>,
-    threads: Mutex<Vec<JoinHandle<()>>>,
     counters: Counters,
     flusher_wake: (Mutex<bool>, Condvar),
+    budget: Budget,
 }
 
-/// An embedded 0.7 broker, running on its own threads (an acceptor, a flusher, and one thread
-/// per connection, bounded by [`BrokerConfig::max_connections`]).
+/// An embedded 0.7 broker, running on its own threads: one event loop for every connection
+/// (up to [`BrokerConfig::max_connections`]), [`BrokerConfig::num_threads`] request
+/// handlers and a flusher.
 ///
 /// Bad input never brings it down: a request it rejects closes that connection only, as the
 /// reference does (spec §6.9), and nothing stored is touched.
@@ -341,7 +461,7 @@ struct Shared {
 pub struct Broker {
     addr: SocketAddr,
     shared: Arc<Shared>,
-    acceptor: Option<JoinHandle<()>>,
+    net: Option<net::Net>,
     flusher: Option<JoinHandle<()>>,
     report: StartupReport,
     #[cfg(feature = "zookeeper")]
@@ -359,12 +479,16 @@ impl Broker {
             flush_interval: config.flush_interval,
             visible_on_append: config.visible_on_append,
             roll_interval: config.roll_interval,
+            files: Arc::new(files::FileCache::new(config.max_open_segments)),
         };
         let (store, report) = match &config.log_dir {
-            Some(dir) => Store::open(dir, log_cfg)?,
-            None => (Store::memory(log_cfg), StartupReport::default()),
+            Some(dir) => Store::open(dir, log_cfg, config.max_topics)?,
+            None => (
+                Store::memory(log_cfg, config.max_topics),
+                StartupReport::default(),
+            ),
         };
-        let listener = TcpListener::bind(config.listen)?;
+        let listener = bind(config.listen)?;
         let addr = listener.local_addr()?;
         // Registered before the first request is served, so no topic is created unseen.
         #[cfg(feature = "zookeeper")]
@@ -399,20 +523,18 @@ impl Broker {
                 max_topic_name_length: config.max_topic_name_length,
                 max_decompressed: config.max_decompressed,
                 max_connections: config.max_connections,
+                response_chunk_bytes: config.response_chunk_bytes,
+                max_request_memory: config.max_request_memory,
+                request_timeout: config.request_timeout,
+                idle_timeout: config.idle_timeout,
                 write_timeout: config.write_timeout,
             },
+            budget: Budget::new(config.max_decompressed_total),
             stopping: AtomicBool::new(false),
-            conns: Mutex::new(HashMap::new()),
-            threads: Mutex::new(Vec::new()),
             counters: Counters::default(),
             flusher_wake: (Mutex::new(false), Condvar::new()),
         });
-        let acceptor = {
-            let shared = shared.clone();
-            std::thread::Builder::new()
-                .name("kafka07-acceptor".into())
-                .spawn(move || accept_loop(listener, shared))?
-        };
+        let net = net::start(listener, shared.clone(), config.num_threads)?;
         let flusher = {
             let shared = shared.clone();
             let tick =
@@ -424,7 +546,7 @@ impl Broker {
         Ok(Broker {
             addr,
             shared,
-            acceptor: Some(acceptor),
+            net: Some(net),
             flusher: Some(flusher),
             report,
             #[cfg(feature = "zookeeper")]
@@ -454,14 +576,13 @@ impl Broker {
         BrokerStats {
             connections_accepted: c.accepted.load(Ordering::Relaxed),
             connections_refused: c.refused.load(Ordering::Relaxed),
-            connections_open: self
-                .shared
-                .conns
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .len() as u64,
+            connections_open: c.open.load(Ordering::Relaxed),
             requests: c.requests.load(Ordering::Relaxed),
             closed_by_broker: c.closed_by_broker.load(Ordering::Relaxed),
+            timed_out: c.timed_out.load(Ordering::Relaxed),
+            request_memory_peak: c.request_memory_peak.load(Ordering::Relaxed),
+            segment_files_open: self.shared.store.file_counts().0 as u64,
+            segment_files_opened: self.shared.store.file_counts().1,
         }
     }
 
@@ -488,29 +609,12 @@ impl Broker {
             *lock.lock().unwrap_or_else(PoisonError::into_inner) = true;
             cv.notify_all();
         }
-        // Wake the acceptor with a connection of our own.
-        let _ = TcpStream::connect_timeout(&wake_addr(self.addr), Duration::from_secs(1));
-        if let Some(h) = self.acceptor.take() {
-            let _ = h.join();
-        }
-        for s in self
-            .shared
-            .conns
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .values()
-        {
-            let _ = s.shutdown(Shutdown::Both);
-        }
-        let threads = std::mem::take(
-            &mut *self
-                .shared
-                .threads
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner),
-        );
-        for h in threads {
-            let _ = h.join();
+        if let Some(net) = self.net.take() {
+            let _ = net.waker.wake();
+            let _ = net.thread.join();
+            for h in net.workers {
+                let _ = h.join();
+            }
         }
         if let Some(h) = self.flusher.take() {
             let _ = h.join();
@@ -536,87 +640,22 @@ impl Broker {
 
 impl Drop for Broker {
     fn drop(&mut self) {
-        if self.acceptor.is_some() {
+        if self.net.is_some() {
             self.stop_threads();
             let _ = self.shared.store.close();
         }
     }
 }
 
-fn wake_addr(addr: SocketAddr) -> SocketAddr {
-    let mut a = addr;
-    if a.ip().is_unspecified() {
-        a.set_ip(match a {
-            SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
-            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
-        });
-    }
-    a
-}
-
-fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
-    let mut next_id = 0u64;
-    for stream in listener.incoming() {
-        if shared.stopping.load(Ordering::SeqCst) {
-            break;
-        }
-        let Ok(stream) = stream else {
-            // Out of file descriptors and the like: let the situation pass.
-            std::thread::sleep(Duration::from_millis(5));
-            continue;
-        };
-        // Reap finished connection threads.
-        shared
-            .threads
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .retain(|h| !h.is_finished());
-        let id = next_id;
-        next_id += 1;
-        {
-            let mut conns = shared.conns.lock().unwrap_or_else(PoisonError::into_inner);
-            if conns.len() >= shared.settings.max_connections {
-                shared.counters.refused.fetch_add(1, Ordering::Relaxed);
-                let _ = stream.shutdown(Shutdown::Both);
-                continue;
-            }
-            match stream.try_clone() {
-                Ok(s) => {
-                    conns.insert(id, s);
-                }
-                Err(_) => continue,
-            }
-        }
-        shared.counters.accepted.fetch_add(1, Ordering::Relaxed);
-        let worker = shared.clone();
-        let spawned = std::thread::Builder::new()
-            .name(format!("kafka07-conn-{id}"))
-            .spawn(move || {
-                serve(stream, &worker);
-                worker
-                    .conns
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .remove(&id);
-            });
-        match spawned {
-            Ok(h) => shared
-                .threads
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push(h),
-            Err(_) => {
-                if let Some(s) = shared
-                    .conns
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .remove(&id)
-                {
-                    let _ = s.shutdown(Shutdown::Both);
-                }
-            }
-        }
-    }
+/// Binds with a backlog of 1024 (std's is 128): a burst of connections is not met with
+/// dropped SYNs (a 1 s retransmission each) while the event loop accepts.
+fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    Ok(socket.into())
 }
 
 fn flush_loop(shared: Arc<Shared>, tick: Duration) {
@@ -633,87 +672,6 @@ fn flush_loop(shared: Arc<Shared>, tick: Duration) {
         drop(stop);
         shared.store.flush_due();
         stop = lock.lock().unwrap_or_else(PoisonError::into_inner);
-    }
-}
-
-/// Reads exactly `buf.len()` bytes; `Ok(false)` on a clean EOF before the first byte.
-fn read_full(stream: &mut TcpStream, buf: &mut [u8]) -> std::io::Result<bool> {
-    let mut at = 0;
-    while at < buf.len() {
-        match stream.read(&mut buf[at..]) {
-            Ok(0) if at == 0 => return Ok(false),
-            Ok(0) => return Err(IoKind::UnexpectedEof.into()),
-            Ok(n) => at += n,
-            Err(e) if e.kind() == IoKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(true)
-}
-
-/// Serves one connection: one request at a time, in order (spec §6.10).
-fn serve(mut stream: TcpStream, shared: &Shared) {
-    let settings = &shared.settings;
-    let _ = stream.set_nodelay(true);
-    let _ = stream.set_write_timeout(Some(settings.write_timeout));
-    let handler = Handler {
-        store: &shared.store,
-        settings,
-    };
-    let mut bufs = Buffers::default();
-    let mut body = Vec::new();
-    loop {
-        let mut size = [0u8; 4];
-        match read_full(&mut stream, &mut size) {
-            Ok(true) => {}
-            _ => return, // EOF, reset or shutdown: close quietly
-        }
-        // Size <= 0 or over the limit: closed right after the size (E42), nothing allocated.
-        let len = match frame(&size, settings.max_socket_request_bytes) {
-            Ok(Frame::Partial { needed }) => needed,
-            _ => {
-                shared
-                    .counters
-                    .closed_by_broker
-                    .fetch_add(1, Ordering::Relaxed);
-                return;
-            }
-        };
-        // The body grows as it arrives (1 MiB at a time), so a size that is announced but
-        // never sent costs little.
-        body.clear();
-        while body.len() < len {
-            let at = body.len();
-            body.resize(at + (len - at).min(1 << 20), 0);
-            match read_full(&mut stream, &mut body[at..]) {
-                Ok(true) => {}
-                _ => return, // the client vanished mid-request: nothing was applied
-            }
-        }
-        if shared.stopping.load(Ordering::SeqCst) {
-            return;
-        }
-        shared.counters.requests.fetch_add(1, Ordering::Relaxed);
-        match handler.handle(&body, &mut bufs) {
-            Reaction::Respond => {
-                if stream.write_all(&bufs.out).is_err() {
-                    return;
-                }
-            }
-            Reaction::Silent => {}
-            Reaction::Close(_) => {
-                shared
-                    .counters
-                    .closed_by_broker
-                    .fetch_add(1, Ordering::Relaxed);
-                let _ = stream.shutdown(Shutdown::Both);
-                return;
-            }
-        }
-        bufs.trim();
-        if body.capacity() > 4 << 20 {
-            body = Vec::new();
-        }
     }
 }
 

@@ -6,7 +6,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
-use super::log::{Log, LogConfig};
+use super::log::{Log, LogConfig, Tail, TailRecord};
 use super::{PartitionRecovery, StartupReport};
 use crate::error::Result;
 
@@ -21,10 +21,20 @@ pub(crate) fn lock(log: &SharedLog) -> MutexGuard<'_, Log> {
     log.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// Why a log could not be created.
+#[derive(Debug)]
+pub(crate) enum CreateError {
+    /// The topic limit was reached (this many topics).
+    TooManyTopics(usize),
+    /// Creating the directory or segment failed.
+    Io(std::io::Error),
+}
+
 #[derive(Debug)]
 pub(crate) struct Store {
     dir: Option<PathBuf>,
     cfg: LogConfig,
+    max_topics: usize,
     logs: RwLock<HashMap<String, HashMap<u32, SharedLog>>>,
     /// Told the name of every topic whose first log is created (ZooKeeper registration).
     on_new_topic: Mutex<Option<std::sync::mpsc::Sender<String>>>,
@@ -58,11 +68,33 @@ pub fn validate_topic(name: &[u8], max_len: usize) -> std::result::Result<&str, 
     Ok(s)
 }
 
+/// Longest file name (bytes) of a partition directory: Linux's `NAME_MAX`.
+pub const MAX_FILE_NAME: usize = 255;
+
+/// Checks that every partition directory of `topic` (`<topic>-<partition>` for partitions
+/// `0..partitions`) fits the file-name limit, so that a name the 0.7.2 validator accepts (up
+/// to 255 UTF-16 units) is not refused later by the file system, and a topic is valid for all
+/// of its partitions or none.
+///
+/// ```
+/// use kafka07_io::fits_file_name;
+/// assert!(fits_file_name(&"t".repeat(253), 1)); // "ttt...-0": 255 bytes
+/// assert!(!fits_file_name(&"t".repeat(254), 1));
+/// assert!(fits_file_name(&"t".repeat(252), 20)); // "-19": 255 bytes
+/// assert!(!fits_file_name(&"t".repeat(253), 20));
+/// assert!(!fits_file_name(&"é".repeat(128), 1)); // 256 bytes of UTF-8
+/// ```
+pub fn fits_file_name(topic: &str, partitions: u32) -> bool {
+    let last = partitions.saturating_sub(1);
+    topic.len() + 1 + last.to_string().len() <= MAX_FILE_NAME
+}
+
 impl Store {
-    pub(crate) fn memory(cfg: LogConfig) -> Store {
+    pub(crate) fn memory(cfg: LogConfig, max_topics: usize) -> Store {
         Store {
             dir: None,
             cfg,
+            max_topics,
             logs: RwLock::new(HashMap::new()),
             on_new_topic: Mutex::new(None),
         }
@@ -71,10 +103,21 @@ impl Store {
     /// Opens (or creates) a log directory: removes the clean-shutdown marker, loads every
     /// `<topic>-<partition>` directory, and recovers the last segment of each when the marker
     /// was absent.
-    pub(crate) fn open(dir: &Path, cfg: LogConfig) -> Result<(Store, StartupReport)> {
+    pub(crate) fn open(
+        dir: &Path,
+        cfg: LogConfig,
+        max_topics: usize,
+    ) -> Result<(Store, StartupReport)> {
         fs::create_dir_all(dir)?;
         let marker = dir.join(CLEAN_SHUTDOWN_FILE);
         let clean = marker.exists();
+        // Our marker lists each partition's tail (the reference's is empty): a partition
+        // without a record gets its framing checked (see `Tail::Frames`).
+        let records = if clean {
+            parse_marker(&fs::read(&marker).unwrap_or_default())
+        } else {
+            HashMap::new()
+        };
         let mut report = StartupReport {
             clean_shutdown: clean,
             partitions: 0,
@@ -103,7 +146,13 @@ impl Store {
                 report.skipped.push(path);
                 continue;
             };
-            let opened = Log::open(&path, cfg.clone(), !clean)?;
+            let tail = match records.get(name.to_str().unwrap_or_default()) {
+                Some(rec) => Tail::Check(*rec),
+                // The reference's empty marker (or ours without this partition).
+                None if clean => Tail::Frames,
+                None => Tail::Recover,
+            };
+            let opened = Log::open(&path, cfg.clone(), tail)?;
             if let Some((segment, truncated_bytes)) = opened.recovered {
                 report.recovered.push(PartitionRecovery {
                     topic: topic.clone(),
@@ -124,6 +173,7 @@ impl Store {
             Store {
                 dir: Some(dir.to_owned()),
                 cfg,
+                max_topics,
                 logs: RwLock::new(logs),
                 on_new_topic: Mutex::new(None),
             },
@@ -136,23 +186,33 @@ impl Store {
         logs.get(topic)?.get(&partition).cloned()
     }
 
-    /// The log, created (directory and first segment) if it does not exist.
-    pub(crate) fn get_or_create(&self, topic: &str, partition: u32) -> std::io::Result<SharedLog> {
+    /// The log, created (directory and first segment) if it does not exist; a new topic
+    /// only below the topic limit.
+    pub(crate) fn get_or_create(
+        &self,
+        topic: &str,
+        partition: u32,
+    ) -> std::result::Result<SharedLog, CreateError> {
         if let Some(l) = self.get(topic, partition) {
             return Ok(l);
         }
         let mut logs = self.logs.write().unwrap_or_else(PoisonError::into_inner);
         let new_topic = !logs.contains_key(topic);
-        let parts = logs.entry(topic.to_owned()).or_default();
-        if let Some(l) = parts.get(&partition) {
+        if new_topic && logs.len() >= self.max_topics {
+            return Err(CreateError::TooManyTopics(logs.len()));
+        }
+        if let Some(l) = logs.get(topic).and_then(|p| p.get(&partition)) {
             return Ok(l.clone());
         }
         let log = match &self.dir {
             None => Log::memory(self.cfg.clone()),
-            Some(dir) => Log::create(&dir.join(format!("{topic}-{partition}")), self.cfg.clone())?,
+            Some(dir) => Log::create(&dir.join(format!("{topic}-{partition}")), self.cfg.clone())
+                .map_err(CreateError::Io)?,
         };
         let log = Arc::new(Mutex::new(log));
-        parts.insert(partition, log.clone());
+        logs.entry(topic.to_owned())
+            .or_default()
+            .insert(partition, log.clone());
         if new_topic {
             let tx = self
                 .on_new_topic
@@ -165,7 +225,13 @@ impl Store {
         Ok(log)
     }
 
-    /// Sends the name of every topic created from now on to `tx`.
+    /// `(segment files open, segment files opened since start)`.
+    pub(crate) fn file_counts(&self) -> (usize, u64) {
+        self.cfg.files.counts()
+    }
+
+    /// Sends the name of every topic created from now on to `tx` (the ZooKeeper registration).
+    #[cfg_attr(not(feature = "zookeeper"), allow(dead_code))]
     pub(crate) fn notify_new_topics(&self, tx: std::sync::mpsc::Sender<String>) {
         *self
             .on_new_topic
@@ -173,7 +239,8 @@ impl Store {
             .unwrap_or_else(PoisonError::into_inner) = Some(tx);
     }
 
-    /// Every topic with a log.
+    /// Every topic with a log (the ZooKeeper registration).
+    #[cfg_attr(not(feature = "zookeeper"), allow(dead_code))]
     pub(crate) fn topics(&self) -> Vec<String> {
         let logs = self.logs.read().unwrap_or_else(PoisonError::into_inner);
         let mut v: Vec<String> = logs.keys().cloned().collect();
@@ -211,14 +278,56 @@ impl Store {
         Ok(())
     }
 
-    /// Clean shutdown: flush everything and write the marker.
+    /// Clean shutdown: flush everything and write the marker, with one line per partition
+    /// recording its tail (`<topic>-<partition> TAB <segment> TAB <last entry or -> TAB
+    /// <size>`) for the next start's cheap check.
     pub(crate) fn close(&self) -> std::io::Result<()> {
         self.flush_all()?;
         if let Some(dir) = &self.dir {
-            fs::File::create(dir.join(CLEAN_SHUTDOWN_FILE))?.sync_all()?;
+            let mut text = String::new();
+            let logs = self.logs.read().unwrap_or_else(PoisonError::into_inner);
+            for (topic, parts) in logs.iter() {
+                for (p, log) in parts {
+                    let r = lock(log).tail_record();
+                    let last = r.last_entry.map_or("-".to_owned(), |v| v.to_string());
+                    text.push_str(&format!("{topic}-{p}\t{}\t{last}\t{}\n", r.segment, r.size));
+                }
+            }
+            drop(logs);
+            let mut f = fs::File::create(dir.join(CLEAN_SHUTDOWN_FILE))?;
+            std::io::Write::write_all(&mut f, text.as_bytes())?;
+            f.sync_all()?;
         }
         Ok(())
     }
+}
+
+/// Reads the tail records of a clean-shutdown marker; lines that do not parse are ignored
+/// (their partitions are then recovered in full).
+fn parse_marker(bytes: &[u8]) -> HashMap<String, TailRecord> {
+    let text = String::from_utf8_lossy(bytes);
+    text.lines()
+        .filter_map(|line| {
+            let mut f = line.split('\t');
+            let name = f.next()?;
+            let segment = f.next()?.parse().ok()?;
+            let last_entry = match f.next()? {
+                "-" => None,
+                v => Some(v.parse().ok()?),
+            };
+            let size = f.next()?.parse().ok()?;
+            f.next().is_none().then(|| {
+                (
+                    name.to_owned(),
+                    TailRecord {
+                        segment,
+                        last_entry,
+                        size,
+                    },
+                )
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]

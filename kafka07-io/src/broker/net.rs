@@ -1,0 +1,748 @@
+//! The network layer: one event loop on `mio` owns the listener and every connection (as the
+//! reference's NIO selector threads did, spec §6.10), and a fixed pool of worker threads
+//! handles complete requests. A connection costs a few hundred bytes while idle; it reads one
+//! request, hands it to a worker, writes the response in bounded chunks, and only then reads
+//! the next request, so requests on a connection are handled strictly in order.
+//!
+//! Limits (issue #14): a request must arrive within `request_timeout` of its first byte
+//! (slowloris), a connection with no request in progress is closed after `idle_timeout`, a
+//! response the client does not take for `write_timeout` closes the connection, and at
+//! `max_connections` the connection idle longest (at least [`EVICT_IDLE`]) is closed to admit
+//! the new one, or, when none is, the new one is refused with a reset, logged.
+
+use std::collections::{HashMap, VecDeque};
+use std::io::{ErrorKind as IoKind, Read, Write};
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use kafka07_proto::{frame, Frame};
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token, Waker};
+
+use super::handler::{Handler, Reaction, Scratch};
+use super::response::Plan;
+use super::Shared;
+
+const LISTENER: Token = Token(usize::MAX - 1);
+const WAKER: Token = Token(usize::MAX - 2);
+/// How often timeouts are checked.
+const TICK: Duration = Duration::from_millis(50);
+/// A connection idle at least this long may be closed to admit a new one at the limit.
+pub(crate) const EVICT_IDLE: Duration = Duration::from_secs(1);
+/// A request body buffer larger than this is not kept for the next request.
+const KEEP_BODY: usize = 1 << 20;
+
+/// Most complete requests of one connection handed to a worker at once (pipelined
+/// requests, e.g. a producer's PRODUCEs written back to back), and their most bytes.
+const MAX_BATCH: usize = 64;
+const MAX_BATCH_BYTES: usize = 1 << 20;
+
+/// Complete requests of one connection for the workers, handled in order.
+struct Job {
+    id: u64,
+    bodies: VecDeque<Vec<u8>>,
+}
+
+/// A worker's answer: the reaction to the first request that was not silent (or `Silent`
+/// when all were), and the requests after it, not handled yet (they wait until its
+/// response is written, as if they had been read after it).
+struct Done {
+    id: u64,
+    body: Vec<u8>,
+    reaction: Reaction,
+    rest: VecDeque<Vec<u8>>,
+}
+
+struct Conn {
+    stream: TcpStream,
+    peer: SocketAddr,
+    size: [u8; 4],
+    size_got: usize,
+    /// The body being read (its announced length once the size is complete).
+    body: Vec<u8>,
+    body_len: Option<usize>,
+    /// When the first byte of the request being read came.
+    started: Option<Instant>,
+    /// Last byte read or written, or when the last request finished.
+    active: Instant,
+    /// Requests are with the workers.
+    busy: bool,
+    /// Complete requests read and not yet handed to the workers, in order.
+    queue: VecDeque<Vec<u8>>,
+    /// Bytes of request body this connection holds against `max_request_memory`.
+    counted: usize,
+    /// Reading stopped because `max_request_memory` is reached; retried every tick.
+    paused: bool,
+    out: Option<Plan>,
+    chunk: Vec<u8>,
+    chunk_at: usize,
+    /// A request was rejected at this time: our side is shut down, and what the client
+    /// still sends is read and dropped until it closes or [`LINGER`] passes, so that the
+    /// close is an orderly one (a close with unread bytes would be a reset, which is how
+    /// refused connections end).
+    draining: Option<Instant>,
+}
+
+/// Longest lingering close of a connection whose request was rejected.
+const LINGER: Duration = Duration::from_secs(2);
+
+impl Conn {
+    /// Idle: no request in progress, nothing to write.
+    fn idle_since(&self) -> Option<Instant> {
+        (!self.busy
+            && self.queue.is_empty()
+            && self.out.is_none()
+            && self.started.is_none()
+            && self.draining.is_none())
+        .then_some(self.active)
+    }
+
+    /// Rejects: logs, shuts our side down and starts draining.
+    fn reject(&mut self, why: &str) -> Next {
+        ::log::info!("{}: request rejected ({why}), connection closed", self.peer);
+        let _ = self.stream.shutdown(std::net::Shutdown::Write);
+        self.draining = Some(Instant::now());
+        self.out = None;
+        self.drain()
+    }
+
+    fn drain(&mut self) -> Next {
+        let mut sink = [0u8; 4096];
+        loop {
+            match self.stream.read(&mut sink) {
+                Ok(0) => return Next::Close(None),
+                Ok(_) => {}
+                Err(e) if e.kind() == IoKind::WouldBlock => return Next::Keep,
+                Err(e) if e.kind() == IoKind::Interrupted => {}
+                Err(_) => return Next::Close(None),
+            }
+        }
+    }
+}
+
+/// What to do with a connection after some I/O.
+enum Next {
+    Keep,
+    Close(Option<String>),
+}
+
+/// The running network layer.
+#[derive(Debug)]
+pub(crate) struct Net {
+    pub waker: Arc<Waker>,
+    pub thread: std::thread::JoinHandle<()>,
+    pub workers: Vec<std::thread::JoinHandle<()>>,
+}
+
+/// Starts the event loop and `workers` request handlers.
+pub(crate) fn start(
+    listener: std::net::TcpListener,
+    shared: Arc<Shared>,
+    workers: usize,
+) -> std::io::Result<Net> {
+    listener.set_nonblocking(true)?;
+    let mut listener = TcpListener::from_std(listener);
+    let poll = Poll::new()?;
+    poll.registry()
+        .register(&mut listener, LISTENER, Interest::READABLE)?;
+    let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+    let (job_tx, job_rx) = mpsc::channel::<Job>();
+    let (done_tx, done_rx) = mpsc::channel::<Done>();
+    let job_rx = Arc::new(Mutex::new(job_rx));
+    let mut handles = Vec::with_capacity(workers);
+    for i in 0..workers.max(1) {
+        let (shared, job_rx, done_tx, waker) = (
+            shared.clone(),
+            job_rx.clone(),
+            done_tx.clone(),
+            waker.clone(),
+        );
+        handles.push(
+            std::thread::Builder::new()
+                .name(format!("kafka07-worker-{i}"))
+                .spawn(move || worker(&shared, &job_rx, &done_tx, &waker))?,
+        );
+    }
+    drop(done_tx);
+    let thread = {
+        let waker = waker.clone();
+        std::thread::Builder::new()
+            .name("kafka07-net".into())
+            .spawn(move || {
+                let _keep = waker;
+                EventLoop {
+                    poll,
+                    listener,
+                    shared,
+                    conns: HashMap::new(),
+                    next_id: 0,
+                    jobs: Some(job_tx),
+                    done: done_rx,
+                    accept_paused: None,
+                    refused_unlogged: 0,
+                    refusal_logged: None,
+                    request_bytes: 0,
+                    pause_logged: None,
+                }
+                .run()
+            })?
+    };
+    Ok(Net {
+        waker,
+        thread,
+        workers: handles,
+    })
+}
+
+fn worker(shared: &Shared, jobs: &Mutex<Receiver<Job>>, done: &Sender<Done>, waker: &Waker) {
+    let handler = Handler {
+        store: &shared.store,
+        settings: &shared.settings,
+        budget: &shared.budget,
+    };
+    let mut scratch = Scratch::default();
+    loop {
+        let job = jobs.lock().unwrap_or_else(PoisonError::into_inner).recv();
+        let Ok(mut job) = job else { return };
+        let mut body = Vec::new();
+        let mut reaction = Reaction::Silent;
+        while let Some(b) = job.bodies.pop_front() {
+            body = b;
+            reaction = if shared.stopping.load(Ordering::SeqCst) {
+                Reaction::Close("the broker is stopping")
+            } else {
+                handler.handle(&body, &mut scratch)
+            };
+            if !matches!(reaction, Reaction::Silent) {
+                break;
+            }
+        }
+        let d = Done {
+            id: job.id,
+            body,
+            reaction,
+            rest: job.bodies,
+        };
+        if done.send(d).is_err() {
+            return;
+        }
+        let _ = waker.wake();
+    }
+}
+
+struct EventLoop {
+    poll: Poll,
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    conns: HashMap<u64, Conn>,
+    next_id: u64,
+    jobs: Option<Sender<Job>>,
+    done: Receiver<Done>,
+    /// Accepting failed (out of file descriptors): retried at this time.
+    accept_paused: Option<Instant>,
+    refused_unlogged: u64,
+    refusal_logged: Option<Instant>,
+    /// Request body bytes all connections hold (at most `max_request_memory`).
+    request_bytes: usize,
+    pause_logged: Option<Instant>,
+}
+
+impl EventLoop {
+    fn run(mut self) {
+        let mut events = Events::with_capacity(1024);
+        let mut last_sweep = Instant::now();
+        while !self.shared.stopping.load(Ordering::SeqCst) {
+            if let Err(e) = self.poll.poll(&mut events, Some(TICK)) {
+                if e.kind() != IoKind::Interrupted {
+                    ::log::error!("the broker's event loop failed: {e}");
+                    break;
+                }
+            }
+            for ev in events.iter() {
+                match ev.token() {
+                    LISTENER => self.accept_all(),
+                    WAKER => {}
+                    Token(t) => {
+                        let id = t as u64;
+                        if ev.is_writable() {
+                            self.with(id, Self::write);
+                        }
+                        if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
+                            self.with(id, Self::read);
+                        }
+                    }
+                }
+            }
+            while let Ok(d) = self.done.try_recv() {
+                self.finish(d);
+            }
+            let now = Instant::now();
+            if now.duration_since(last_sweep) >= TICK {
+                last_sweep = now;
+                self.sweep(now);
+            }
+        }
+        // Stopping: every connection is closed with the loop; the workers end when the job
+        // channel does.
+        self.jobs = None;
+        self.conns.clear();
+        self.shared.counters.open.store(0, Ordering::Relaxed);
+    }
+
+    /// Runs `f` on connection `id` and closes it if asked.
+    fn with(&mut self, id: u64, f: fn(&mut Self, u64, &mut Conn) -> Next) {
+        let Some(mut c) = self.conns.remove(&id) else {
+            return;
+        };
+        match f(self, id, &mut c) {
+            Next::Keep => {
+                self.conns.insert(id, c);
+            }
+            Next::Close(why) => self.close(c, why),
+        }
+    }
+
+    /// Gives back the request memory `c` holds.
+    fn release(&mut self, c: &mut Conn) {
+        self.request_bytes -= c.counted;
+        c.counted = 0;
+    }
+
+    fn close(&mut self, mut c: Conn, why: Option<String>) {
+        self.release(&mut c);
+        if let Some(why) = why {
+            ::log::info!("{}: connection closed: {why}", c.peer);
+        }
+        let _ = self.poll.registry().deregister(&mut c.stream);
+        self.shared.counters.open.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    fn accept_all(&mut self) {
+        if self.accept_paused.is_some() {
+            return;
+        }
+        loop {
+            match self.listener.accept() {
+                Ok((stream, peer)) => self.admit(stream, peer),
+                Err(e) if e.kind() == IoKind::WouldBlock => return,
+                Err(e) if e.kind() == IoKind::Interrupted => {}
+                Err(e) => {
+                    // Out of file descriptors and the like: the pending clients wait in the
+                    // backlog; accepting is retried shortly.
+                    ::log::warn!("cannot accept connections: {e}; retrying in 100 ms");
+                    self.accept_paused = Some(Instant::now() + Duration::from_millis(100));
+                    return;
+                }
+            }
+        }
+    }
+
+    fn admit(&mut self, mut stream: TcpStream, peer: SocketAddr) {
+        let s = self.shared.clone();
+        if self.conns.len() >= s.settings.max_connections && !self.evict_idle(peer) {
+            s.counters.refused.fetch_add(1, Ordering::Relaxed);
+            // A reset, not an orderly close: the client's next read or write fails with
+            // "connection reset" instead of looking like a rejected request.
+            let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
+            drop(stream);
+            self.refused_unlogged += 1;
+            let now = Instant::now();
+            if self
+                .refusal_logged
+                .is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1))
+            {
+                ::log::warn!(
+                    "refused connection from {peer}: {} connections open (max_connections {}){}",
+                    self.conns.len(),
+                    s.settings.max_connections,
+                    if self.refused_unlogged > 1 {
+                        format!("; {} refused since the last report", self.refused_unlogged)
+                    } else {
+                        String::new()
+                    }
+                );
+                self.refused_unlogged = 0;
+                self.refusal_logged = Some(now);
+            }
+            return;
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        let _ = stream.set_nodelay(true);
+        if self
+            .poll
+            .registry()
+            .register(
+                &mut stream,
+                Token(id as usize),
+                Interest::READABLE | Interest::WRITABLE,
+            )
+            .is_err()
+        {
+            return;
+        }
+        s.counters.accepted.fetch_add(1, Ordering::Relaxed);
+        s.counters.open.fetch_add(1, Ordering::Relaxed);
+        let now = Instant::now();
+        self.conns.insert(
+            id,
+            Conn {
+                stream,
+                peer,
+                size: [0; 4],
+                size_got: 0,
+                body: Vec::new(),
+                body_len: None,
+                started: None,
+                active: now,
+                busy: false,
+                queue: VecDeque::new(),
+                counted: 0,
+                paused: false,
+                out: None,
+                chunk: Vec::new(),
+                chunk_at: 0,
+                draining: None,
+            },
+        );
+        // Bytes may already be waiting; edge-triggered readiness would not say so again.
+        self.with(id, Self::read);
+    }
+
+    /// At the limit: closes the connection idle longest, if idle at least [`EVICT_IDLE`].
+    fn evict_idle(&mut self, for_peer: SocketAddr) -> bool {
+        let now = Instant::now();
+        let oldest = self
+            .conns
+            .iter()
+            .filter_map(|(id, c)| Some((*id, c.idle_since()?)))
+            .min_by_key(|&(_, t)| t);
+        match oldest {
+            Some((id, since)) if now.duration_since(since) >= EVICT_IDLE => {
+                let c = self.conns.remove(&id).expect("present");
+                let why = format!(
+                    "idle for {:?} at max_connections; closed to admit {for_peer}",
+                    now.duration_since(since)
+                );
+                self.close(c, Some(why));
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Reads what is there: the size, then the body; a complete request goes to a worker.
+    fn read(&mut self, id: u64, c: &mut Conn) -> Next {
+        if c.draining.is_some() {
+            return c.drain();
+        }
+        if !c.busy && c.out.is_none() && !c.queue.is_empty() {
+            // Requests left after a response of the last batch go first.
+            return self.dispatch(id, c);
+        }
+        let shared = self.shared.clone();
+        let settings = &shared.settings;
+        while !c.busy && c.out.is_none() {
+            match c.body_len {
+                // (A complete size not validated yet: straight to the check below.)
+                None if c.size_got == 4 => {}
+                None => match c.stream.read(&mut c.size[c.size_got..]) {
+                    // Complete requests read before the end are handled first; the end is
+                    // seen again when reading resumes.
+                    Ok(0) if !c.queue.is_empty() => return self.dispatch(id, c),
+                    Ok(0) => {
+                        return Next::Close(
+                            (c.size_got > 0).then(|| "end of stream mid-request".into()),
+                        )
+                    }
+                    Ok(n) => c.size_got += n,
+                    Err(e) if e.kind() == IoKind::WouldBlock => return self.dispatch_any(id, c),
+                    Err(e) if e.kind() == IoKind::Interrupted => continue,
+                    Err(_) => return Next::Close(None),
+                },
+                Some(len) => {
+                    let at = c.body.len();
+                    let want = at + (len - at).min(64 << 10);
+                    // Request bodies of all connections together stay within
+                    // max_request_memory: over it, this connection waits (its request
+                    // timeout still runs).
+                    if want > c.counted {
+                        let more = want - c.counted;
+                        if self.request_bytes + more > settings.max_request_memory {
+                            c.paused = true;
+                            let now = Instant::now();
+                            if self
+                                .pause_logged
+                                .is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1))
+                            {
+                                ::log::warn!(
+                                    "request bodies hold {} bytes (max_request_memory {}): \
+                                     reading from {} and others paused",
+                                    self.request_bytes,
+                                    settings.max_request_memory,
+                                    c.peer
+                                );
+                                self.pause_logged = Some(now);
+                            }
+                            return self.dispatch_any(id, c);
+                        }
+                        self.request_bytes += more;
+                        c.counted += more;
+                        shared
+                            .counters
+                            .request_memory_peak
+                            .fetch_max(self.request_bytes as u64, Ordering::Relaxed);
+                    }
+                    c.body.resize(want, 0);
+                    match c.stream.read(&mut c.body[at..]) {
+                        Ok(0) if !c.queue.is_empty() => {
+                            c.body.truncate(at);
+                            return self.dispatch(id, c);
+                        }
+                        Ok(0) => {
+                            return Next::Close(Some(format!(
+                                "end of stream after {at} of {len} request bytes"
+                            )))
+                        }
+                        Ok(n) => c.body.truncate(at + n),
+                        Err(e) => {
+                            c.body.truncate(at);
+                            match e.kind() {
+                                IoKind::WouldBlock => return self.dispatch_any(id, c),
+                                IoKind::Interrupted => continue,
+                                _ => return Next::Close(None),
+                            }
+                        }
+                    }
+                }
+            }
+            let now = Instant::now();
+            c.active = now;
+            c.started.get_or_insert(now);
+            if c.body_len.is_none() {
+                if c.size_got < 4 {
+                    continue;
+                }
+                // Size <= 0 or over the limit: closed right after the size (E42).
+                match frame(&c.size, settings.max_socket_request_bytes) {
+                    Ok(Frame::Partial { needed }) => c.body_len = Some(needed),
+                    // The requests before it are handled first, as if read one by one.
+                    _ if !c.queue.is_empty() => return self.dispatch(id, c),
+                    _ => {
+                        self.shared
+                            .counters
+                            .closed_by_broker
+                            .fetch_add(1, Ordering::Relaxed);
+                        return c.reject(&format!(
+                            "request size {} is not in 1..={}",
+                            i32::from_be_bytes(c.size),
+                            settings.max_socket_request_bytes
+                        ));
+                    }
+                }
+            }
+            if c.body_len == Some(c.body.len()) {
+                // Complete: queued; the queue goes to a worker when the socket has nothing
+                // more for now (or the batch is full), and reading resumes when it is
+                // answered. Pipelined requests thus cost one hand-over per batch.
+                self.shared
+                    .counters
+                    .requests
+                    .fetch_add(1, Ordering::Relaxed);
+                let body = std::mem::take(&mut c.body);
+                c.queue.push_back(body);
+                c.size_got = 0;
+                c.body_len = None;
+                c.started = None;
+                let bytes: usize = c.queue.iter().map(Vec::len).sum();
+                if c.queue.len() >= MAX_BATCH || bytes >= MAX_BATCH_BYTES {
+                    return self.dispatch(id, c);
+                }
+            }
+        }
+        Next::Keep
+    }
+
+    /// Hands the queued requests to a worker (one job, handled in order).
+    fn dispatch(&mut self, id: u64, c: &mut Conn) -> Next {
+        c.busy = true;
+        let bodies = std::mem::take(&mut c.queue);
+        let sent = self
+            .jobs
+            .as_ref()
+            .is_some_and(|j| j.send(Job { id, bodies }).is_ok());
+        if sent {
+            Next::Keep
+        } else {
+            Next::Close(None)
+        }
+    }
+
+    /// [`dispatch`](Self::dispatch) when requests are queued, else nothing to do.
+    fn dispatch_any(&mut self, id: u64, c: &mut Conn) -> Next {
+        if c.queue.is_empty() {
+            Next::Keep
+        } else {
+            self.dispatch(id, c)
+        }
+    }
+
+    /// A worker answered: start writing, or read the next request.
+    fn finish(&mut self, d: Done) {
+        let Some(mut c) = self.conns.remove(&d.id) else {
+            return;
+        };
+        c.busy = false;
+        self.release(&mut c);
+        // Reuse the buffer unless a next request is already part read.
+        if c.body.is_empty() && c.body_len.is_none() {
+            c.body = d.body;
+            c.body.clear();
+            if c.body.capacity() > KEEP_BODY {
+                c.body = Vec::new();
+            }
+        }
+        // The requests after a response wait for it; after a rejection they are dropped.
+        c.queue = d.rest;
+        c.active = Instant::now();
+        match d.reaction {
+            Reaction::Respond(plan) => {
+                c.out = Some(plan);
+                c.chunk_at = 0;
+                c.chunk.clear();
+                match self.write(d.id, &mut c) {
+                    Next::Keep => {
+                        self.conns.insert(d.id, c);
+                    }
+                    Next::Close(why) => self.close(c, why),
+                }
+            }
+            Reaction::Silent => {
+                self.conns.insert(d.id, c);
+                self.with(d.id, Self::read);
+            }
+            Reaction::Close(reason) => {
+                c.queue.clear();
+                self.shared
+                    .counters
+                    .closed_by_broker
+                    .fetch_add(1, Ordering::Relaxed);
+                match c.reject(reason) {
+                    Next::Keep => {
+                        self.conns.insert(d.id, c);
+                    }
+                    Next::Close(why) => self.close(c, why),
+                }
+            }
+        }
+    }
+
+    /// Writes the response in chunks until the socket is full or it is done.
+    fn write(&mut self, id: u64, c: &mut Conn) -> Next {
+        let cap = self.shared.settings.response_chunk_bytes;
+        loop {
+            let Some(plan) = c.out.as_mut() else {
+                return Next::Keep;
+            };
+            if c.chunk_at == c.chunk.len() {
+                if let Err(e) = plan.next_chunk(&mut c.chunk, cap) {
+                    ::log::error!("{}: cannot read the log for a response: {e}", c.peer);
+                    return Next::Close(None);
+                }
+                c.chunk_at = 0;
+                if c.chunk.is_empty() {
+                    c.out = None;
+                    if c.chunk.capacity() > cap {
+                        c.chunk = Vec::new();
+                    }
+                    c.active = Instant::now();
+                    // Done: the next request may already be waiting.
+                    return self.read(id, c);
+                }
+            }
+            match c.stream.write(&c.chunk[c.chunk_at..]) {
+                Ok(0) => return Next::Close(None),
+                Ok(n) => {
+                    c.chunk_at += n;
+                    c.active = Instant::now();
+                }
+                Err(e) if e.kind() == IoKind::WouldBlock => return Next::Keep,
+                Err(e) if e.kind() == IoKind::Interrupted => {}
+                Err(_) => return Next::Close(None),
+            }
+        }
+    }
+
+    /// Timeouts, and a paused accept.
+    fn sweep(&mut self, now: Instant) {
+        if self.accept_paused.is_some_and(|t| now >= t) {
+            self.accept_paused = None;
+            self.accept_all();
+        }
+        // Paused reads first: memory may have been given back.
+        let paused: Vec<u64> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.paused)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in paused {
+            if let Some(c) = self.conns.get_mut(&id) {
+                c.paused = false;
+            }
+            self.with(id, Self::read);
+        }
+        let shared = self.shared.clone();
+        let s = &shared.settings;
+        let mut expired = Vec::new();
+        for (id, c) in &self.conns {
+            if c.busy {
+                continue;
+            }
+            if let Some(t) = c.draining {
+                if now.duration_since(t) >= LINGER {
+                    expired.push((*id, None));
+                }
+                continue;
+            }
+            let why = if c.out.is_some() {
+                (now.duration_since(c.active) >= s.write_timeout).then(|| {
+                    format!(
+                        "the client did not take its response for {:?}",
+                        s.write_timeout
+                    )
+                })
+            } else if let Some(t) = c.started {
+                (now.duration_since(t) >= s.request_timeout).then(|| {
+                    format!(
+                        "request not complete after {:?} ({} of {} bytes)",
+                        s.request_timeout,
+                        c.size_got + c.body.len(),
+                        c.body_len.map_or("?".to_owned(), |n| (n + 4).to_string())
+                    )
+                })
+            } else {
+                s.idle_timeout
+                    .filter(|&t| now.duration_since(c.active) >= t)
+                    .map(|t| format!("idle for {t:?}"))
+            };
+            if let Some(why) = why {
+                expired.push((*id, Some(why)));
+            }
+        }
+        for (id, why) in expired {
+            if let Some(c) = self.conns.remove(&id) {
+                if why.is_some() {
+                    self.shared
+                        .counters
+                        .timed_out
+                        .fetch_add(1, Ordering::Relaxed);
+                }
+                self.close(c, why);
+            }
+        }
+    }
+}

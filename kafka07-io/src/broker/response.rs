@@ -1,0 +1,172 @@
+//! Responses as plans: the small framing bytes inline, fetch data as references to log ranges
+//! that are read in bounded chunks while the response is written (issue #14: a response never
+//! holds a copy of the data it sends, whatever its size or the client's speed).
+
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::sync::Arc;
+
+use super::store::{lock, SharedLog};
+
+/// Where the bytes of a data piece are.
+#[derive(Debug, Clone)]
+pub(crate) enum Source {
+    /// A segment file (read with `pread`; the range is immutable once visible).
+    File(Arc<File>),
+    /// An in-memory segment of a log, by its start offset.
+    Memory(SharedLog, u64),
+}
+
+/// A visible range of a segment: `len` bytes at `pos` (position in the segment).
+#[derive(Debug, Clone)]
+pub(crate) struct DataRef {
+    pub source: Source,
+    pub pos: u64,
+    pub len: u64,
+}
+
+impl DataRef {
+    /// Reads `out.len()` bytes at `at` (relative to this range) into `out`.
+    fn read_at(&self, at: u64, out: &mut [u8]) -> std::io::Result<()> {
+        match &self.source {
+            Source::File(f) => f.read_exact_at(out, self.pos + at),
+            Source::Memory(log, start) => lock(log).copy_memory(*start, self.pos + at, out),
+        }
+    }
+}
+
+/// One piece of a response: `head[inline]`, then optional data.
+#[derive(Debug)]
+struct Piece {
+    inline: std::ops::Range<usize>,
+    data: Option<DataRef>,
+}
+
+/// A response to write: framing bytes and data references, in order.
+#[derive(Debug, Default)]
+pub(crate) struct Plan {
+    head: Vec<u8>,
+    pieces: Vec<Piece>,
+    /// Bytes of the whole frame, size field included.
+    total: u64,
+    // Progress of the writer: the piece, and how far into its inline bytes and its data.
+    piece: usize,
+    inline_at: usize,
+    data_at: u64,
+}
+
+impl Plan {
+    /// A response whose bytes are all inline (OFFSETS).
+    pub(crate) fn inline(bytes: &[u8]) -> Plan {
+        let mut p = Plan::default();
+        p.push_inline(bytes);
+        p
+    }
+
+    /// Appends inline bytes.
+    pub(crate) fn push_inline(&mut self, bytes: &[u8]) {
+        let at = self.head.len();
+        self.head.extend_from_slice(bytes);
+        self.total += bytes.len() as u64;
+        match self.pieces.last_mut() {
+            Some(p) if p.data.is_none() => p.inline.end = self.head.len(),
+            _ => self.pieces.push(Piece {
+                inline: at..self.head.len(),
+                data: None,
+            }),
+        }
+    }
+
+    /// Appends a data reference.
+    pub(crate) fn push_data(&mut self, data: DataRef) {
+        self.total += data.len;
+        match self.pieces.last_mut() {
+            Some(p) if p.data.is_none() => p.data = Some(data),
+            _ => {
+                let at = self.head.len();
+                self.pieces.push(Piece {
+                    inline: at..at,
+                    data: Some(data),
+                })
+            }
+        }
+    }
+
+    /// Bytes of the whole response, size field included.
+    #[cfg(test)]
+    pub(crate) fn total(&self) -> u64 {
+        self.total
+    }
+
+    /// The next at most `max` bytes, read into `buf` (cleared first); empty when everything
+    /// was handed out. An error reading the log ends the response early (the caller closes
+    /// the connection: the client sees a short frame).
+    pub(crate) fn next_chunk(&mut self, buf: &mut Vec<u8>, max: usize) -> std::io::Result<()> {
+        buf.clear();
+        while buf.len() < max && self.piece < self.pieces.len() {
+            let p = &self.pieces[self.piece];
+            let inline = p.inline.start + self.inline_at..p.inline.end;
+            if !inline.is_empty() {
+                let n = inline.len().min(max - buf.len());
+                buf.extend_from_slice(&self.head[inline.start..inline.start + n]);
+                self.inline_at += n;
+                continue;
+            }
+            match &p.data {
+                Some(d) if self.data_at < d.len => {
+                    let n = (d.len - self.data_at).min((max - buf.len()) as u64) as usize;
+                    let old = buf.len();
+                    buf.resize(old + n, 0);
+                    d.read_at(self.data_at, &mut buf[old..])?;
+                    self.data_at += n as u64;
+                }
+                _ => {
+                    self.piece += 1;
+                    self.inline_at = 0;
+                    self.data_at = 0;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn chunks_are_bounded_and_in_order() {
+        let mut f = tempfile::tempfile().unwrap();
+        f.write_all(b"0123456789abcdef").unwrap();
+        let f = Arc::new(f);
+        let mut plan = Plan::inline(b"HEAD");
+        plan.push_data(DataRef {
+            source: Source::File(f.clone()),
+            pos: 2,
+            len: 10,
+        });
+        plan.push_inline(b"mid");
+        plan.push_data(DataRef {
+            source: Source::File(f),
+            pos: 0,
+            len: 3,
+        });
+        assert_eq!(plan.total(), 4 + 10 + 3 + 3);
+        let mut all = Vec::new();
+        let mut buf = Vec::new();
+        let mut chunks = 0;
+        loop {
+            plan.next_chunk(&mut buf, 3).unwrap();
+            if buf.is_empty() {
+                break;
+            }
+            assert!(buf.len() <= 3);
+            all.extend_from_slice(&buf);
+            chunks += 1;
+            assert!(chunks < 100);
+        }
+        assert_eq!(all, b"HEAD23456789abmid012");
+    }
+}
