@@ -78,7 +78,7 @@ esac
 echo "=== interop: cargo tests ($((SECONDS - start)) s)"
 rc_tests=0
 # pipefail: the pipeline fails when cargo does
-cargo_ test -p kafka07 --test interop_decode --test interop_responses --test interop_peers 2>&1 | tee "$RESULTS/cargo-test.log" || rc_tests=$?
+cargo_ test -p kafka07 --test interop_decode --test interop_responses --test interop_peers --test interop_zk 2>&1 | tee "$RESULTS/cargo-test.log" || rc_tests=$?
 
 total_passed=$(grep -Eo '^test result: [A-Za-z]+\. [0-9]+ passed' "$RESULTS/cargo-test.log" | awk '{s += $4} END {print s + 0}')
 failed=$(grep -Eo '; [0-9]+ failed' "$RESULTS/cargo-test.log" | awk '{s += $2} END {print s + 0}')

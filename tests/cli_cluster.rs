@@ -302,3 +302,179 @@ fn an_unreachable_zookeeper_is_exit_5_naming_the_connect_string() {
     let o = k(&["broker", "--zookeeper", &zk], None);
     assert_eq!(o.code, Some(2), "{o:?}");
 }
+
+#[test]
+fn group_consume_output_formats_and_closed_pipes() {
+    if !available("cli formats") {
+        return;
+    }
+    let zk = shared().connect(&chroot("cli-formats"));
+    let b1 = BrokerProc::start(&zk, 1);
+    let p = k(
+        &["produce", "-c", &zk, "-t", "fmt", "--delimiter", "\\0"],
+        Some(b"two\nlines\0\xffbin\0plain\0"),
+    );
+    assert_eq!(p.code, Some(0), "{p:?}");
+    let group = |g: &str, extra: &[&str]| {
+        let mut args = vec![
+            "consume",
+            "-c",
+            &zk,
+            "-t",
+            "fmt",
+            "--group",
+            g,
+            "--idle-ms",
+            "1000",
+        ];
+        args.extend(extra);
+        let o = k(&args, None);
+        assert_eq!(o.code, Some(0), "{o:?}");
+        o.stdout
+    };
+    // JSON Lines: topic, broker, partition, broker_partition, position, offset (= next
+    // offset), next_offset, size, payload (text, or base64 when not UTF-8).
+    let json = group("json", &["--format", "json"]);
+    let mut rows: Vec<serde_json::Value> = json
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    rows.sort_by_key(|v| v["size"].as_u64());
+    assert_eq!(rows.len(), 3, "{json}");
+    for v in &rows {
+        let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            [
+                "topic",
+                "broker",
+                "partition",
+                "broker_partition",
+                "position",
+                "offset",
+                "next_offset",
+                "size",
+                "payload",
+                "payload_encoding"
+            ]
+        );
+        assert_eq!((&v["topic"], &v["broker"]), (&"fmt".into(), &1.into()));
+        let part = v["partition"].as_u64().unwrap();
+        assert!(part < 2, "{v}");
+        assert_eq!(v["broker_partition"], format!("1-{part}"));
+        assert_eq!(v["offset"], v["next_offset"]);
+        assert_eq!(
+            v["next_offset"].as_u64().unwrap() - v["position"].as_u64().unwrap(),
+            10 + v["size"].as_u64().unwrap()
+        );
+    }
+    assert_eq!(
+        (&rows[0]["payload"], &rows[0]["payload_encoding"]),
+        (&"/2Jpbg==".into(), &"base64".into())
+    );
+    assert_eq!(
+        (&rows[1]["payload"], &rows[1]["payload_encoding"]),
+        (&"plain".into(), &"text".into())
+    );
+    assert_eq!(rows[2]["payload"], "two\nlines");
+    // Hex, NUL-separated, with topic, broker-partition, own and next offset first.
+    let hex = group("hex", &["--format", "hex", "-0", "--print-offset"]);
+    let mut recs: Vec<Vec<&str>> = hex
+        .strip_suffix('\0')
+        .unwrap()
+        .split('\0')
+        .map(|r| r.split('\t').collect())
+        .collect();
+    recs.sort_by_key(|r| r[4].len());
+    assert_eq!(recs.len(), 3, "{hex:?}");
+    assert_eq!(
+        recs.iter().map(|r| r[4]).collect::<Vec<_>>(),
+        ["ff62696e", "706c61696e", "74776f0a6c696e6573"]
+    );
+    for (r, v) in recs.iter().zip(&rows) {
+        assert_eq!(r[0], "fmt");
+        assert_eq!(r[1], v["broker_partition"]);
+        assert_eq!(r[2], v["position"].to_string());
+        assert_eq!(r[3], v["next_offset"].to_string());
+    }
+
+    // A closed pipe: consume -c, topics and groups end quietly with 0.
+    let input: String = (0..20_000).map(|i| format!("line {i:>20}\n")).collect();
+    let p = k(
+        &["produce", "-c", &zk, "-t", "lots"],
+        Some(input.as_bytes()),
+    );
+    assert_eq!(p.code, Some(0), "{p:?}");
+    let (code, stderr, _) = common::run_closed_pipe(
+        &[
+            "consume",
+            "-c",
+            &zk,
+            "-t",
+            "lots",
+            "--group",
+            "pipe",
+            "--idle-ms",
+            "1000",
+        ],
+        0,
+        LIMIT,
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(!stderr.contains("kafka07:"), "{stderr}");
+    assert!(stderr.contains("offsets committed"), "{stderr}");
+    let (code, stderr, kept) = common::run_closed_pipe(
+        &[
+            "consume", "-c", &zk, "-t", "lots", "--group", "head", "--follow",
+        ],
+        26,
+        LIMIT,
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(!stderr.contains("kafka07:"), "{stderr}");
+    assert!(kept.starts_with(b"line "), "{kept:?}");
+    for args in [
+        vec!["topics", "-c", &zk],
+        vec!["topics", "-c", &zk, "--json"],
+        vec!["groups", "-c", &zk],
+        vec!["groups", "-c", &zk, "--json"],
+    ] {
+        let (code, stderr, _) = common::run_closed_pipe(&args, 0, LIMIT);
+        assert_eq!((code, stderr.as_str()), (Some(0), ""), "{args:?}");
+    }
+
+    // The fetch size grows for a message that does not fit, up to --max-fetch-size.
+    let big = vec![b'x'; 5000];
+    let p = k(&["produce", "-c", &zk, "-t", "big", "--raw"], Some(&big));
+    assert_eq!(p.code, Some(0), "{p:?}");
+    let args = |g: &'static str, max: &'static str| {
+        vec![
+            "consume",
+            "-c",
+            &zk,
+            "-t",
+            "big",
+            "--group",
+            g,
+            "--idle-ms",
+            "1000",
+            "--fetch-size",
+            "100",
+            "--max-fetch-size",
+            max,
+        ]
+    };
+    let o = k(&args("grow", "10000"), None);
+    assert_eq!((o.code, o.stdout.len()), (Some(0), 5001), "{o:?}");
+    let o = k(&args("small", "1000"), None);
+    assert_eq!((o.code, o.stdout.as_str()), (Some(0), ""), "{o:?}");
+    assert!(
+        o.stderr.contains("kafka07: last problem: big:1-")
+            && o.stderr.contains(
+                "a message of 5010 bytes at 0 exceeds the maximum fetch size (raise --max-fetch-size)"
+            ),
+        "{}",
+        o.stderr
+    );
+    assert_eq!(b1.stop(), Some(0));
+}

@@ -2,6 +2,8 @@
 //! and `consume -c --group`.
 
 use std::io::{self, Write};
+
+use super::out::{Printer, Record};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -70,7 +72,7 @@ pub fn topics(args: TopicsArgs) -> anyhow::Result<Code> {
     let zk = ZkClient::connect(&args.zk.config()).map_err(zk_failure)?;
     let view = cluster_view(&zk).map_err(zk_failure)?;
     zk.close();
-    let mut out = io::stdout().lock();
+    let mut out = super::out::stdout();
     if args.json {
         let v = json!({
             "brokers": view.brokers.iter().map(|b| json!({
@@ -116,6 +118,7 @@ pub fn topics(args: TopicsArgs) -> anyhow::Result<Code> {
             writeln!(out, "problem: {p}")?;
         }
     }
+    out.flush()?;
     Ok(Code::Ok)
 }
 
@@ -140,7 +143,7 @@ pub fn groups_cmd(args: GroupsArgs) -> anyhow::Result<Code> {
         Some(g) => vec![g.clone()],
         None => groups(&zk).map_err(zk_failure)?,
     };
-    let mut out = io::stdout().lock();
+    let mut out = super::out::stdout();
     for name in names {
         let view = group_view(&zk, &name, true).map_err(zk_failure)?;
         if args.json {
@@ -190,6 +193,7 @@ pub fn groups_cmd(args: GroupsArgs) -> anyhow::Result<Code> {
             writeln!(out, "  problem: {p}")?;
         }
     }
+    out.flush()?;
     zk.close();
     Ok(Code::Ok)
 }
@@ -200,6 +204,7 @@ pub fn produce(
     topic: &str,
     key: Option<&str>,
     config: ProducerConfig,
+    confirm: bool,
     messages: &mut dyn Iterator<Item = io::Result<Vec<u8>>>,
 ) -> anyhow::Result<Code> {
     let mut p = ZkProducer::connect(&zk.config(), config).map_err(zk_failure)?;
@@ -213,7 +218,11 @@ pub fn produce(
         .map_err(zk_failure)?;
         count += 1;
     }
-    p.confirm(topic).map_err(zk_failure)?;
+    if confirm {
+        p.confirm(topic).map_err(zk_failure)?;
+    } else {
+        p.flush().map_err(zk_failure)?;
+    }
     for problem in p.problems() {
         eprintln!("kafka07: skipped malformed znode {problem}");
     }
@@ -223,10 +232,11 @@ pub fn produce(
         .map(|b| format!("{}={}", b.id, b.addr()))
         .collect();
     eprintln!(
-        "produced {count} message{} to {topic} via ZooKeeper {} (live brokers {})",
+        "produced {count} message{} to {topic} via ZooKeeper {} (live brokers {}){}",
         if count == 1 { "" } else { "s" },
         zk.connect,
-        brokers.join(", ")
+        brokers.join(", "),
+        if confirm { "" } else { ", not confirmed" }
     );
     p.close().map_err(zk_failure)?;
     Ok(Code::Ok)
@@ -253,10 +263,12 @@ pub struct GroupConsume<'a> {
     pub max: u64,
     /// Auto-commit interval.
     pub commit_every: Duration,
-    /// Print `topic`, `broker-partition`, offset and next offset before each payload.
-    pub print_offset: bool,
+    /// How messages are written.
+    pub printer: Printer,
     /// Per-partition fetch size.
     pub fetch_size: u32,
+    /// The largest the fetch size grows to for a message that does not fit.
+    pub max_fetch_size: u32,
 }
 
 /// `consume -c --group`: a member of a consumer group, printing what it is given. Offsets
@@ -268,6 +280,7 @@ pub fn consume(zk: &ZkArgs, g: GroupConsume<'_>) -> anyhow::Result<Code> {
         .auto_commit(Some(g.commit_every))
         .fetch_size(g.fetch_size)
         .rebalance(10, Duration::from_millis(500));
+    cfg.max_fetch_size = g.max_fetch_size;
     if let Some(id) = g.consumer_id {
         cfg = cfg.consumer_id(id);
     }
@@ -280,11 +293,16 @@ pub fn consume(zk: &ZkArgs, g: GroupConsume<'_>) -> anyhow::Result<Code> {
     );
     let streams = consumer.streams(g.topic);
     let interrupted = super::broker::interrupt_flag();
-    let stdout = io::stdout();
-    let mut out = io::BufWriter::new(stdout.lock());
+    let mut out = super::out::stdout();
     let mut count = 0u64;
     let mut last = Instant::now();
     let mut result = Ok(Code::Ok);
+    // A write error ends the loop; a closed pipe is a quiet end, anything else an error.
+    let failed = |e: io::Error, result: &mut anyhow::Result<Code>| {
+        if !super::out::is_closed(&e) {
+            *result = Err(e.into());
+        }
+    };
     'outer: while count < g.max && !interrupted.load(Ordering::SeqCst) {
         let mut got = false;
         for s in &streams {
@@ -296,21 +314,19 @@ pub fn consume(zk: &ZkArgs, g: GroupConsume<'_>) -> anyhow::Result<Code> {
                 continue;
             };
             got = true;
-            let w = (|| {
-                if g.print_offset {
-                    write!(
-                        out,
-                        "{}\t{}\t{}\t{}\t",
-                        m.topic, m.partition, m.offset, m.next_offset
-                    )?;
-                }
-                out.write_all(&m.payload)?;
-                out.write_all(b"\n")
-            })();
+            let w = g.printer.write(
+                &mut out,
+                &Record {
+                    topic: &m.topic,
+                    broker: Some(m.partition.broker),
+                    partition: i64::from(m.partition.partition),
+                    position: m.offset,
+                    next_offset: m.next_offset,
+                    payload: &m.payload,
+                },
+            );
             if let Err(e) = w {
-                if e.kind() != io::ErrorKind::BrokenPipe {
-                    result = Err(e.into());
-                }
+                failed(e, &mut result);
                 break 'outer;
             }
             count += 1;
@@ -320,21 +336,31 @@ pub fn consume(zk: &ZkArgs, g: GroupConsume<'_>) -> anyhow::Result<Code> {
         }
         if got {
             last = Instant::now();
-            if out.flush().is_err() {
-                break;
-            }
-        } else {
-            let _ = out.flush();
-            if !g.follow && last.elapsed() >= g.idle {
-                break;
-            }
+        } else if !g.follow && last.elapsed() >= g.idle {
+            break;
+        }
+        if let Err(e) = out.flush() {
+            failed(e, &mut result);
+            break;
         }
     }
-    let _ = out.flush();
+    if result.is_ok() {
+        if let Err(e) = out.flush() {
+            failed(e, &mut result);
+        }
+    }
     let stats = consumer.stats();
     consumer.shutdown().map_err(zk_failure)?;
     for p in &stats.problems {
         eprintln!("kafka07: skipped malformed znode {p}");
+    }
+    if let Some(e) = &stats.last_error {
+        let hint = if e.contains("maximum fetch size") {
+            " (raise --max-fetch-size)"
+        } else {
+            ""
+        };
+        eprintln!("kafka07: last problem: {e}{hint}");
     }
     eprintln!(
         "consumed {count} message{} from {} in group {} ({} rebalances); offsets committed",

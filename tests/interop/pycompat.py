@@ -180,6 +180,11 @@ SOURCE_PATCHES = {
         ("except (errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED):", "except ():", 1,
          "py2 ignores non-classes in `except` (never matches); py3 raises TypeError"),
     ],
+    "samsa.consumer.consumer": [
+        ("parts_per_consumer = len(all_partitions) / len(participants)",
+         "parts_per_consumer = len(all_partitions) // len(participants)", 1,
+         "py2 `/` on ints is floor division (the balanced consumer's range assignment)"),
+    ],
     "kafka.producer": [
         ("payload = ''.join(messages)", "payload = b''.join(messages)", 1,
          "py2 '' literal is bytes (it joins encoded messages)"),
@@ -231,8 +236,16 @@ def _patch_kafka_io(mod):
     mod.str = py2_str                 # read() returns str(bytearray) -> bytes
 
 
+def _patch_samsa_partitions(mod):
+    """collections.Sequence -> collections.abc.Sequence (the 2.7 alias, removed in 3.10;
+    Partition.publish checks isinstance(data, collections.Sequence))."""
+    import collections.abc
+    mod.collections = type("collections", (), {"Sequence": collections.abc.Sequence})
+
+
 RUNTIME_PATCHES = {
     "samsa.client": _patch_samsa_client,
+    "samsa.partitions": _patch_samsa_partitions,
     "samsa.utils.structuredio": _patch_samsa_structuredio,
     "samsa.utils.socket": _patch_samsa_socket,
     "brod.base": _patch_brod_base,
@@ -334,7 +347,8 @@ def install():
     return _FINDER
 
 
-CHECK_MODULES = ("samsa.client", "samsa.exceptions", "brod", "brod.base",
+CHECK_MODULES = ("samsa.client", "samsa.exceptions", "samsa.cluster", "samsa.consumer.consumer",
+                 "brod", "brod.base",
                  "brod.blocking", "kafka", "kafka.producer", "kafka.consumer",
                  "kafka.message")
 

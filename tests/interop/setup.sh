@@ -4,7 +4,8 @@
 #   tests/interop/setup.sh [CACHE_DIR]   (default: $INTEROP_CACHE, else <repo>/target/interop-cache)
 #
 # Creates, idempotently:
-#   CACHE/venv/              python3.11 venv: samsa==0.3.11, brod==0.4.3, pykafka==0.1.3
+#   CACHE/venv/              python3.11 venv: samsa==0.3.11, brod==0.4.3, pykafka==0.1.3,
+#                            kazoo==2.10.0 (samsa's ZooKeeper mode)
 #                            (pip --no-deps; they are Python 2 code, loaded through pycompat.py)
 #   CACHE/npm/               npm prefix: prozess@0.7.0, franz-kafka@0.7.5, kafka@0.2.3,
 #                            snappy@6.3.5 (installed with --ignore-scripts, then built with
@@ -30,7 +31,7 @@ LOG="$CACHE/setup.log"
 : > "$LOG"
 
 PY_BIN="${INTEROP_PYTHON_BIN:-python3.11}"
-PY_PINS=(samsa==0.3.11 brod==0.4.3 pykafka==0.1.3)
+PY_PINS=(samsa==0.3.11 brod==0.4.3 pykafka==0.1.3 kazoo==2.10.0)
 NPM_PINS='"prozess": "0.7.0", "franz-kafka": "0.7.5", "kafka": "0.2.3", "snappy": "6.3.5"'
 
 say() { printf 'interop-setup: %s\n' "$*"; }
@@ -85,8 +86,9 @@ if [ "${INTEROP_FORCE:-0}" = 1 ] || [ "$(cat "$VENV/.interop-stamp" 2>/dev/null)
   say "creating venv and installing ${PY_PINS[*]} (--no-deps)"
   rm -rf "$VENV"
   "$PY_BIN" -m venv "$VENV" >> "$LOG" 2>&1 || fail "python venv"
-  # --no-deps: samsa's kazoo and brod's zc.zk/zookeeper are only needed for their
-  # ZooKeeper layers, which the harness never imports.  The sdists are built with
+  # --no-deps: kazoo (samsa's ZooKeeper client, for tests/interop/samsa_zk.py) is pinned
+  # here and has no required dependencies; brod's zc.zk/zookeeper are only needed for
+  # its ZooKeeper layer, which the harness never imports.  The sdists are built with
   # pip's default isolated build (it fetches setuptools+wheel for the build only).
   run_install "pip install ${PY_PINS[*]}" "$VENV/bin/python" -m pip install \
     --no-deps --no-compile --disable-pip-version-check --retries 1 --timeout 30 "${PY_PINS[@]}"

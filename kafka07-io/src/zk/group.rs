@@ -12,8 +12,8 @@ use kafka07_proto::{ErrorCode, ErrorKind};
 
 use super::client::{SessionEvent, ZkClient, ZkConfig};
 use super::layout::{
-    assign_range, parse_offset, thread_ids, thread_index, topic_path, BrokerPartition, GroupPaths,
-    Subscription, BROKER_IDS, BROKER_TOPICS,
+    assign_range, parse_committed, thread_ids, thread_index, topic_path, BrokerPartition,
+    GroupPaths, Subscription, BROKER_IDS, BROKER_TOPICS,
 };
 use super::view::{note_problem, read_brokers, read_topic_counts};
 use crate::client::{deep_messages, Client, FetchSpec, OffsetTime};
@@ -903,8 +903,8 @@ impl Coordinator {
         let mut owned = Vec::new();
         for (topic, bp, thread) in &mine {
             let path = self.paths.offset(topic, bp);
-            let committed = match self.zk.get(&path)?.map(|d| parse_offset(&d)) {
-                Some(Ok(o)) => Some(o),
+            let committed = match self.zk.get(&path)?.map(|d| parse_committed(&d)) {
+                Some(Ok(o)) => o,
                 Some(Err(e)) => {
                     shared.problem(format!("{path}: {e}"));
                     None

@@ -136,6 +136,23 @@ pub fn parse_offset(data: &[u8]) -> Result<u64, String> {
         .ok_or_else(|| format!("{:?} is not an offset", String::from_utf8_lossy(data)))
 }
 
+/// Parses an offset node as a commit: empty data (a node created before its first commit,
+/// as samsa's consumer does with `ensure_path`) is no commit (`Ok(None)`), anything else
+/// must be an offset ([`parse_offset`]).
+///
+/// ```
+/// use kafka07_io::zk::parse_committed;
+/// assert_eq!(parse_committed(b"1340"), Ok(Some(1340)));
+/// assert_eq!(parse_committed(b""), Ok(None));
+/// assert!(parse_committed(b"soon").is_err());
+/// ```
+pub fn parse_committed(data: &[u8]) -> Result<Option<u64>, String> {
+    if data.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    parse_offset(data).map(Some)
+}
+
 /// A partition's global identity in 0.7: `<broker id>-<partition>` (spec §10.2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct BrokerPartition {

@@ -30,8 +30,9 @@ pub use client::{SessionEvent, ZkClient, ZkConfig};
 pub use group::{GroupConfig, GroupConsumer, GroupMessage, GroupStats, MessageStream};
 pub use layout::{
     assign_range, broker_id_path, default_partition, java_string_hash, normalise_filter,
-    parse_offset, parse_partition_count, thread_ids, thread_index, topic_broker_path, topic_path,
-    BrokerInfo, BrokerPartition, GroupPaths, Subscription, BROKER_IDS, BROKER_TOPICS,
+    parse_committed, parse_offset, parse_partition_count, thread_ids, thread_index,
+    topic_broker_path, topic_path, BrokerInfo, BrokerPartition, GroupPaths, Subscription,
+    BROKER_IDS, BROKER_TOPICS,
 };
 pub use producer::{PartitionFn, ZkPartitioning, ZkProducer, ZkProducerStats};
 pub use view::{

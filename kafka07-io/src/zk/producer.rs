@@ -1,5 +1,6 @@
 //! The discovering producer (spec §10.6, ZooKeeper mode; `producer/ZKBrokerPartitionInfo.scala`).
 
+use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::sync::mpsc::{channel, Receiver, Sender};
@@ -88,8 +89,9 @@ pub struct ZkProducer {
     brokers: BTreeMap<u32, BrokerInfo>,
     /// Registered partition counts per topic, per broker (alive or not).
     registered: HashMap<String, BTreeMap<u32, u32>>,
-    /// Candidate lists (live brokers only).
-    lists: HashMap<String, Vec<BrokerPartition>>,
+    /// Candidate lists (live brokers only); a `BTreeMap`: for the few topics a producer
+    /// writes, comparing names is cheaper than hashing one on every message.
+    lists: BTreeMap<String, Vec<BrokerPartition>>,
     producers: BTreeMap<u32, Producer>,
     armed_brokers: bool,
     armed_topics: HashSet<String>,
@@ -126,7 +128,7 @@ impl ZkProducer {
             rx,
             brokers: BTreeMap::new(),
             registered: HashMap::new(),
-            lists: HashMap::new(),
+            lists: BTreeMap::new(),
             producers: BTreeMap::new(),
             armed_brokers: false,
             armed_topics: HashSet::new(),
@@ -187,34 +189,34 @@ impl ZkProducer {
     }
 
     fn choose(&mut self, topic: &str, key: Option<&[u8]>) -> Result<BrokerPartition> {
-        let partitioning = self.partitioning.clone();
-        let list = self.list(topic)?;
-        let n = list.len();
-        let index = match (key, &partitioning) {
-            (None, _) => fastrand::usize(..n) as i64,
-            (Some(k), ZkPartitioning::Reference) => default_partition(k, n),
-            (Some(k), ZkPartitioning::Custom(f)) => f(k, n),
-        };
-        if index < 0 || index >= n as i64 {
-            return Err(Error::InvalidPartition {
-                topic: topic.to_owned(),
-                index,
-                count: n,
-            });
+        // The message path: one lookup of a topic already known (no clone, no ZooKeeper).
+        if let Some(list) = self.lists.get(topic).filter(|l| !l.is_empty()) {
+            return pick(topic, list, key, &self.partitioning);
         }
-        Ok(list[index as usize])
+        self.list(topic)?;
+        match self.lists.get(topic) {
+            Some(list) => pick(topic, list, key, &self.partitioning),
+            None => Err(Error::NoBrokersForTopic {
+                topic: topic.to_owned(),
+            }),
+        }
     }
 
     fn send_to(&mut self, topic: &str, bp: BrokerPartition, payload: &[u8]) -> Result<()> {
-        let Some(info) = self.brokers.get(&bp.broker) else {
-            return Err(Error::NoBrokersForTopic {
-                topic: topic.to_owned(),
-            });
+        let producer = match self.producers.entry(bp.broker) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(v) => {
+                let Some(info) = self.brokers.get(&bp.broker) else {
+                    return Err(Error::NoBrokersForTopic {
+                        topic: topic.to_owned(),
+                    });
+                };
+                v.insert(Producer::new(
+                    crate::BrokerList::new([info.addr()]),
+                    self.config.clone(),
+                ))
+            }
         };
-        let config = &self.config;
-        let producer = self.producers.entry(bp.broker).or_insert_with(|| {
-            Producer::new(crate::BrokerList::new([info.addr()]), config.clone())
-        });
         let before = producer.buffered();
         match producer.send_to(topic, bp.partition as i32, payload) {
             Ok(()) => Ok(()),
@@ -429,4 +431,27 @@ impl ZkProducer {
         }
         self.lists.insert(topic.to_owned(), list);
     }
+}
+
+/// The partitioner's choice among `list` (non-empty).
+fn pick(
+    topic: &str,
+    list: &[BrokerPartition],
+    key: Option<&[u8]>,
+    partitioning: &ZkPartitioning,
+) -> Result<BrokerPartition> {
+    let n = list.len();
+    let index = match (key, partitioning) {
+        (None, _) => fastrand::usize(..n) as i64,
+        (Some(k), ZkPartitioning::Reference) => default_partition(k, n),
+        (Some(k), ZkPartitioning::Custom(f)) => f(k, n),
+    };
+    if index < 0 || index >= n as i64 {
+        return Err(Error::InvalidPartition {
+            topic: topic.to_owned(),
+            index,
+            count: n,
+        });
+    }
+    Ok(list[index as usize])
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use super::client::ZkClient;
 use super::layout::{
-    parse_offset, parse_partition_count, topic_path, BrokerInfo, BrokerPartition, GroupPaths,
+    parse_committed, parse_partition_count, topic_path, BrokerInfo, BrokerPartition, GroupPaths,
     Subscription, BROKER_IDS, BROKER_TOPICS,
 };
 use crate::client::{Client, OffsetTime};
@@ -233,8 +233,8 @@ pub fn group_view(zk: &ZkClient, group: &str, log_ends: bool) -> Result<GroupVie
                 if owners {
                     p.owner = Some(String::from_utf8_lossy(&d).into_owned());
                 } else {
-                    match parse_offset(&d) {
-                        Ok(o) => p.committed = Some(o),
+                    match parse_committed(&d) {
+                        Ok(o) => p.committed = o,
                         Err(e) => view.problems.push(format!("{path}: {e}")),
                     }
                 }
