@@ -8,6 +8,10 @@
 #   scripts/make-snaplen-captures.sh            # Linux defaults (TCP timestamps on)
 #   NOTS=1 scripts/make-snaplen-captures.sh     # the same with TCP timestamps off, for the
 #                                               # nots-*.pcap files (see below)
+#   V6=1 scripts/make-snaplen-captures.sh       # the same session over IPv6 loopback (::1),
+#                                               # for the v6-*.pcap files: 20 more header
+#                                               # bytes a packet (IPv6 40, not IPv4 20), so
+#                                               # -s 96 keeps 10 payload bytes and -s 68 none
 #
 # Needs tcpdump (apt-get install -y tcpdump) and the right to capture (root or CAP_NET_RAW).
 #
@@ -28,6 +32,11 @@
 #   7. consume -o 99999999                       (FETCH past the end: OffsetOutOfRange, OFFSETS)
 #   8. kafka07-io example capture_multi          (OFFSETS, MULTIPRODUCE, FETCH, MULTIFETCH)
 #   9. offsets --max 5                           (OFFSETS latest)
+#
+# At the end (without NOTS) it runs scripts/derive-snaplen-captures.py, which makes
+# tso-s96.pcap (every IPv4 total length 0, as TSO/GSO captures have them), mismatch-s96.pcap
+# (one IPv4 length that disagrees with its record) and lost-s96.pcap (one record removed)
+# from s96.pcap; it can be run alone (python3) to remake only those.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,6 +44,9 @@ PORT=${PORT:-9092}
 OUT=tests/data/captures/snaplen
 PREFIX=""
 [ -n "${NOTS:-}" ] && PREFIX="nots-"
+HOST=127.0.0.1
+FILTER="tcp port $PORT"
+[ -n "${V6:-}" ] && { PREFIX="v6-"; HOST=::1; FILTER="ip6 and tcp port $PORT"; }
 BIN=target/debug/kafka07
 MULTI=target/debug/examples/capture_multi
 mkdir -p "$OUT"
@@ -49,7 +61,7 @@ build() {
 }
 build build -p kafka07
 build build -p kafka07-io --example capture_multi
-if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
+if (exec 3<>"/dev/tcp/$HOST/$PORT") 2>/dev/null; then
   echo "port $PORT is in use; set PORT=..." >&2
   exit 1
 fi
@@ -70,7 +82,7 @@ trap cleanup EXIT
 # start_capture NAME [tcpdump options...]: as in make-captures.sh (--immediate-mode, -U).
 start_capture() {
   local name=$1; shift
-  tcpdump -i lo --immediate-mode -U -w "$OUT/$PREFIX$name.pcap" "$@" "tcp port $PORT" \
+  tcpdump -i lo --immediate-mode -U -w "$OUT/$PREFIX$name.pcap" "$@" "$FILTER" \
     2>"$work/$name.err" &
   dump_pids+=($!)
   for _ in $(seq 100); do
@@ -80,7 +92,7 @@ start_capture() {
   echo "tcpdump did not start:" >&2; cat "$work/$name.err" >&2; exit 1
 }
 
-"$BIN" broker --port "$PORT" --data-dir "$work/data" >"$work/broker.out" 2>"$work/broker.err" &
+"$BIN" broker --host "$HOST" --port "$PORT" --data-dir "$work/data" >"$work/broker.out" 2>"$work/broker.err" &
 broker_pid=$!
 for _ in $(seq 100); do
   grep -q "listening on" "$work/broker.out" 2>/dev/null && break
@@ -92,6 +104,7 @@ start_capture s96 -s 96
 start_capture s68 -s 68
 
 B=127.0.0.1:$PORT
+[ -n "${V6:-}" ] && B="[::1]:$PORT"
 k() { timeout 20 "$BIN" "$@"; }
 k produce -b "$B" -t demo -m "hello, kafka 0.7" -m "second message" -m "third message"
 printf 'gzip one\ngzip two\ngzip three\n' | k produce -b "$B" -t demo --codec gzip
@@ -109,4 +122,5 @@ for p in "${dump_pids[@]}"; do kill -INT "$p"; wait "$p" || true; done
 dump_pids=()
 cat "$work/consumed.txt" "$work/cut.txt" "$work/multi.txt" "$work/offsets.txt"
 cat "$work"/*.err | grep -E "packets (captured|dropped)"
+[ -z "${NOTS:-}${V6:-}" ] && python3 scripts/derive-snaplen-captures.py
 ls -l "$OUT"

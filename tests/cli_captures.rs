@@ -99,7 +99,7 @@ fn errors_capture() {
 #[test]
 fn snaplen_capture_keeps_alignment_and_decodes_the_cut_frames() {
     let out = run(&["decode", "-v", &format!("{DIR}/snaplen.pcap")]);
-    assert_eq!(out.code, Some(4), "gaps are defects");
+    assert_eq!(out.code, Some(0), "bytes never captured are no defect");
     assert!(out.stdout.contains("frame truncated by the snap length"));
     // The cut PRODUCE is still a request, delimited by its size: the FETCH after it is
     // request 1, exactly where the whole session had it.
@@ -203,6 +203,7 @@ fn snaplen_request_counts_by_type_equal_the_whole_capture() {
         ("whole", "s96"),
         ("nots-whole", "nots-s96"),
         ("nots-whole", "nots-s68"),
+        ("v6-whole", "v6-s96"),
     ] {
         let w = snap_json(whole);
         let c = snap_json(cut);
@@ -412,24 +413,254 @@ fn snaplen_json_frame_records_say_how_many_bytes_were_captured() {
 }
 
 #[test]
-fn snaplen_68_with_tcp_timestamps_keeps_2_bytes_a_packet_and_invents_nothing() {
-    // 68 - 66 header bytes: 2 bytes of each packet, never a whole size field. No frame can
-    // be delimited; none is made up.
+fn snaplen_68_with_tcp_timestamps_delimits_frames_by_inference_and_invents_nothing() {
+    // 68 - 66 header bytes: 2 bytes of each packet, never a whole size field, never a
+    // request type. Frames are delimited only by inference (the 2 captured size bytes agree
+    // with the recorded packet lengths): reported as inferred frames of unknown type, never
+    // as requests or responses, and each one is a frame of the whole capture, at the same
+    // place with the same size.
+    let w = snap_json("whole");
     let c = snap_json("s68");
     assert!(of_type(&c, "request").is_empty());
     assert!(of_type(&c, "response").is_empty());
     assert!(of_type(&c, "message").is_empty());
+    let key = |r: &serde_json::Value| {
+        format!(
+            "#{} {} @{} {} {}",
+            r["conn"],
+            r["dir"],
+            r["at"],
+            r["size"],
+            if r["dir"] == "to-server" {
+                "request"
+            } else {
+                "response"
+            }
+        )
+    };
+    let whole: Vec<String> = w
+        .iter()
+        .filter(|r| r["type"] == "request" || r["type"] == "response")
+        .map(key)
+        .collect();
+    let inferred: Vec<&serde_json::Value> = of_type(&c, "uncaptured")
+        .into_iter()
+        .filter(|u| u["inferred"] == true)
+        .collect();
+    for u in &inferred {
+        assert_eq!(
+            u["what"],
+            if u["dir"] == "to-server" {
+                "request"
+            } else {
+                "response"
+            }
+        );
+        assert!(u["detail"]
+            .as_str()
+            .unwrap()
+            .contains("agree with the recorded length"));
+        // Only what was captured: 2 bytes a packet, no field value.
+        assert!(u.get("topic").is_none() && u.get("request_type").is_none());
+        assert!(u["captured"].as_u64().unwrap() < u["size"].as_u64().unwrap());
+    }
+    let mut got: Vec<String> = inferred.iter().map(|u| key(u)).collect();
+    let mut want = whole.clone();
+    got.sort();
+    want.sort();
+    // Here every frame of the session starts a packet and the packet lengths leave one
+    // reading: all 41 frames are found, and nothing else.
+    assert_eq!(got, want);
+    assert_eq!(got.len(), 41);
+    // The 102,430-byte PRODUCE spans three packets: delimited too, by the one boundary its
+    // captured size bytes (0x0001....: 65,540 to 131,075 bytes) allow.
+    assert!(inferred
+        .iter()
+        .any(|u| u["conn"] == 3 && u["size"] == 102_430 && u["captured"] == 6));
+    assert!(of_type(&c, "error").is_empty());
     let summary = c.last().unwrap();
     assert_eq!(summary["connections"], 10);
+    assert_eq!(summary["inferred_frames"], 41);
+    assert_eq!(summary["uncaptured_frames"], 41);
+    assert_eq!(summary["requests"], 0);
     assert_eq!(summary["crc_errors"], 0);
+    assert_eq!(summary["errors"], 0);
     assert!(summary["gaps"].as_u64().unwrap() > 0);
+    assert_eq!(summary["gaps"], summary["not_captured_gaps"]);
+}
+
+#[test]
+fn snaplen_68_text_says_why_nothing_is_decoded() {
+    let out = run(&["decode", &format!("{SNAP}/s68.pcap")]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(out.stdout.contains(
+        "#0   C>S @0        REQUEST?     93 bytes, 2 captured: size inferred, not read (the 2 \
+         captured bytes of its 4-byte size field agree with the recorded length of the packet \
+         it starts); type not captured (snap length)"
+    ));
+    assert!(out.stdout.ends_with(
+        "summary: 10 connections, 41 frames too little captured to decode (41 delimited by \
+         inference), 308638 bytes not captured (snap length); no problems found\n"
+    ));
+}
+
+#[test]
+fn snaplen_exit_status_0_when_the_snap_length_is_the_only_problem() {
+    // Bytes a snap length kept out are reported and counted, not damage: exit 0. The same
+    // capture with one length field made inconsistent is damaged: exit 4.
+    for name in ["s96", "nots-s96", "nots-s68", "s68", "tso-s96", "v6-s96"] {
+        let out = run(&["decode", "--json", &format!("{SNAP}/{name}.pcap")]);
+        assert_eq!(out.code, Some(0), "{name}: {}", out.stderr);
+        let last: serde_json::Value =
+            serde_json::from_str(out.stdout.lines().last().unwrap()).unwrap();
+        let n = |f: &str| last[f].as_u64().unwrap();
+        assert!(n("gaps") > 0, "{name}");
+        assert_eq!(n("gaps"), n("not_captured_gaps"), "{name}");
+        assert_eq!(n("gap_bytes"), n("not_captured_bytes"), "{name}");
+        assert_eq!((n("errors"), n("skipped_bytes")), (0, 0), "{name}");
+    }
+    let out = run(&["decode", &format!("{SNAP}/mismatch-s96.pcap")]);
+    assert_eq!(out.code, Some(4), "{}", out.stdout);
+    assert!(
+        out.stdout.ends_with("problems: 1 error\n"),
+        "{}",
+        out.stdout
+    );
+    // A snap length does not hide real damage: the capture that also lost a packet (the
+    // record of frame 40 removed) exits 4, its gap counted as a problem.
+    let out = run(&["decode", &format!("{SNAP}/lost-s96.pcap")]);
+    assert_eq!(out.code, Some(4), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("GAP          32741 bytes missing (never captured)"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("problems: "), "{}", out.stdout);
+}
+
+#[test]
+fn snaplen_tso_capture_decodes_as_the_original() {
+    // tso-s96.pcap is s96.pcap with every IPv4 total length 0 (TSO/GSO): decoded by the
+    // records' original lengths, it gives the same records; the summary counts the frames
+    // whose length came from the record alone.
+    let orig = snap_json("s96");
+    let tso = snap_json("tso-s96");
+    assert_eq!(orig.len(), tso.len());
+    for (o, t) in orig.iter().zip(&tso).skip(1) {
+        if o["type"] == "summary" {
+            let mut t = t.clone();
+            assert_eq!(t["ip_length_zero_frames"], 17);
+            t["ip_length_zero_frames"] = 0.into();
+            assert_eq!(&t["file"].take(), &format!("{SNAP}/tso-s96.pcap").as_str());
+            let mut o = o.clone();
+            o["file"].take();
+            assert_eq!(o, t);
+        } else {
+            assert_eq!(o["type"], t["type"]);
+            for (k, v) in o.as_object().unwrap() {
+                if k != "file" {
+                    assert_eq!(&t[k], v, "{k} of {o}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn snaplen_length_mismatch_is_flagged_and_the_record_length_used() {
+    let orig = snap_json("s96");
+    let c = snap_json("mismatch-s96");
+    let errors = of_type(&c, "error");
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0]["kind"], "length_mismatch");
+    assert_eq!(errors[0]["frame"], 40);
+    assert_eq!(
+        errors[0]["message"],
+        "frame 40: the IP header declares 33741 TCP payload bytes, the capture record's \
+         original length 32741; the record's length was used"
+    );
+    // Decoded by the record's length: the same frames as the original.
+    assert_eq!(frames(&c), frames(&orig));
 }
 
 #[test]
 fn snaplen_captures_text() {
     for cut in ["s96", "nots-s96", "nots-s68", "s68"] {
         let out = run(&["decode", "-v", "--deep", &format!("{SNAP}/{cut}.pcap")]);
-        assert_eq!(out.code, Some(4), "{cut}: gaps are defects");
+        assert_eq!(
+            out.code,
+            Some(0),
+            "{cut}: its snap length is its only problem"
+        );
         insta::assert_snapshot!(format!("snaplen_{cut}"), out.stdout);
     }
+}
+
+#[test]
+fn capture_on_standard_input_is_streamed_and_decoded_as_the_file() {
+    // `tcpdump -w - | kafka07 decode -`: the capture is read as it comes (not held whole);
+    // its records are those of the same file, only its size is not known in advance.
+    for file in [
+        format!("{DIR}/session.pcap"),
+        format!("{SNAP}/s96.pcap"),
+        format!("{SNAP}/mismatch-s96.pcap"),
+    ] {
+        let bytes = std::fs::read(&file).unwrap();
+        let piped = run_in(
+            None,
+            &["decode", "--json", "--deep", "-"],
+            Some(&bytes),
+            std::time::Duration::from_secs(60),
+        );
+        let direct = run(&["decode", "--json", "--deep", &file]);
+        assert_eq!(piped.code, direct.code, "{file}");
+        let lines = |s: &str| -> Vec<serde_json::Value> {
+            s.lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect()
+        };
+        let (p, d) = (lines(&piped.stdout), lines(&direct.stdout));
+        assert_eq!(p.len(), d.len(), "{file}");
+        assert_eq!(p[0]["format"], d[0]["format"]);
+        assert_eq!(
+            (&p[0]["path"], &p[0]["size"]),
+            (&"<stdin>".into(), &0.into())
+        );
+        for (mut a, mut b) in p.into_iter().zip(d).skip(1) {
+            assert_eq!(a["file"].take(), "<stdin>");
+            b["file"].take();
+            assert_eq!(a, b, "{file}");
+        }
+        let text = run_in(
+            None,
+            &["decode", "-"],
+            Some(&bytes),
+            std::time::Duration::from_secs(60),
+        );
+        assert!(text.stdout.starts_with(
+            "== <stdin>: pcap (streamed, size not known in advance; detected by magic)\n"
+        ));
+    }
+}
+
+#[test]
+fn snaplen_ipv6_68_keeps_no_tcp_header_and_says_so() {
+    // IPv6 with TCP timestamps, -s 68: every frame cut inside its TCP header. Nothing can be
+    // placed in a stream; the summary says why, and it is no defect.
+    let out = run(&["decode", &format!("{SNAP}/v6-s68.pcap")]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(
+        out.stdout,
+        format!(
+            "== {SNAP}/v6-s68.pcap: pcap (11280 bytes, detected by magic)\nsummary: nothing \
+             decoded; no problems found (134 frames cut by the snap length inside their \
+             headers: not one byte of their stream captured)\n"
+        )
+    );
+    let c = snap_json("v6-s68");
+    let summary = c.last().unwrap();
+    assert_eq!(summary["header_cut_frames"], 134);
+    assert_eq!(summary["skipped_frames"], 134);
+    assert_eq!(summary["errors"], 0);
 }

@@ -181,6 +181,7 @@ fn check_capture_events(
     // Per (connection, direction): the end of the last Data or Gap.
     let mut ends: HashMap<(ConnId, Direction), u64> = HashMap::new();
     let (mut delivered, mut gaps, mut gap_bytes, mut skipped, mut opened) = (0u64, 0, 0u64, 0, 0);
+    let mut mismatches = 0u64;
     let live = |conn: &ConnId, open: &HashSet<ConnId>, what: &str| {
         assert!(open.contains(conn), "{what} of {conn}, which is not open");
     };
@@ -239,6 +240,7 @@ fn check_capture_events(
                 closed.insert(*conn);
             }
             CaptureEvent::Skipped { .. } => skipped += 1,
+            CaptureEvent::LengthMismatch { .. } => mismatches += 1,
         }
     }
     assert!(open.is_empty(), "connections never closed: {open:?}");
@@ -248,6 +250,10 @@ fn check_capture_events(
     assert_eq!(stats.gaps, gaps, "stats.gaps");
     assert_eq!(stats.gap_bytes, gap_bytes, "stats.gap_bytes");
     assert_eq!(stats.skipped, skipped, "stats.skipped");
+    assert_eq!(
+        stats.length_mismatches, mismatches,
+        "stats.length_mismatches"
+    );
     assert_eq!(
         stats.skipped_by_reason.values().sum::<u64>(),
         skipped,

@@ -347,6 +347,8 @@ fn snaplen_truncated_frame_delivers_captured_part_and_gap() {
 
 #[test]
 fn snaplen_cutting_only_headers_is_skipped() {
+    // 40 bytes of a 58-byte frame: the TCP header is cut after 6 bytes. Skipped, as cut by
+    // the snap length (not as malformed: nothing in it is wrong).
     let f = Flow::eth(CLIENT, SERVER);
     let frame = f.c(1, 1, psh(), b"data");
     let records = [PcapRecord::truncated(Timestamp::new(1, 0), &frame, 40)];
@@ -362,6 +364,23 @@ fn snaplen_cutting_only_headers_is_skipped() {
     assert_eq!(evs.len(), 1);
     assert!(matches!(
         &evs[0],
+        CaptureEvent::Skipped {
+            frame_index: 0,
+            reason: SkipReason::CutBySnaplen { layer: "tcp" }
+        }
+    ));
+    // The same bytes in a record that says nothing was cut: malformed.
+    let records = [PcapRecord::new(Timestamp::new(1, 0), &frame[..40])];
+    let mut file = Vec::new();
+    write_capture(
+        &mut file,
+        &WriteOptions::default(),
+        linktype::ETHERNET,
+        &records,
+    )
+    .unwrap();
+    assert!(matches!(
+        &events(&file)[0],
         CaptureEvent::Skipped {
             frame_index: 0,
             reason: SkipReason::Malformed { layer: "tcp", .. }

@@ -13,7 +13,7 @@ use kafka07::dump::json::{JsonWriter, PayloadEncoding};
 use kafka07::dump::render::{Render, Writer};
 use kafka07::dump::text::{TextOptions, TextWriter};
 use kafka07::dump::{
-    decode_bytes, decode_path, decode_raw_pair, event, Counter, DecodeConfig, DumpError, Event,
+    decode_path, decode_raw_pair, decode_reader, event, Counter, DecodeConfig, DumpError, Event,
     Files, InputKind, Sink,
 };
 use kafka07::proto::{CrcPolicy, DEFAULT_MAX_FRAME};
@@ -60,9 +60,10 @@ pub enum Payload {
 /// `decode` options.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Exit codes: 0 decoded, nothing wrong; 1 I/O or other failure; \
-    2 bad command line; 3 unknown input format; 4 decoded, but the input has defects \
-    (decode errors, bad CRCs, capture gaps, torn segment tails, broken segment chains)."
+    after_help = "Exit codes: 0 decoded, nothing wrong (bytes a capture's snap length left \
+    out are reported and counted, not defects); 1 I/O or other failure; 2 bad command line; \
+    3 unknown input format; 4 decoded, but the input has defects (decode errors, bad CRCs, \
+    capture gaps other than the snap length's, torn segment tails, broken segment chains)."
 )]
 pub struct Args {
     /// Captures (pcap, pcapng), raw streams, segment files (*.kafka) or log directories;
@@ -273,15 +274,11 @@ pub fn run(args: Args) -> anyhow::Result<Code> {
     } else {
         for path in &args.files {
             let result = if path.as_os_str() == "-" {
-                let mut bytes = Vec::new();
-                io::stdin()
-                    .lock()
-                    .read_to_end(&mut bytes)
-                    .context("reading standard input")?;
-                decode_bytes(
+                // A capture is streamed (bounded memory, for as long as tcpdump runs);
+                // anything else is read whole.
+                decode_reader(
                     "<stdin>",
-                    "",
-                    &bytes,
+                    BufReader::new(io::stdin().lock()),
                     kind,
                     args.base_offset,
                     &cfg,

@@ -49,6 +49,12 @@ pub struct CaptureOutcome {
     pub frames: u64,
     /// Frames that carried no usable TCP segment (not TCP, fragments, ...).
     pub skipped_frames: u64,
+    /// Frames cut by the snap length whose IP length field was 0 (TSO/GSO captures): the
+    /// record's original length alone said how long they were.
+    pub ip_length_zero_frames: u64,
+    /// Frames the snap length cut inside their headers: nothing of them could be placed in
+    /// a stream (counted in `skipped_frames` too).
+    pub header_cut_frames: u64,
 }
 
 /// Decodes a pcap or pcapng capture read from `input`.
@@ -160,6 +166,22 @@ pub fn decode_capture<R: Read>(
                     }));
                 }
             }
+            CaptureEvent::LengthMismatch {
+                frame_index,
+                mismatch,
+            } => {
+                sink.event(&Event::Error(ErrorEvent {
+                    stream: None,
+                    at: 0,
+                    context: "capture_frame",
+                    layer: "capture".into(),
+                    kind: "length_mismatch",
+                    message: format!("frame {}: {mismatch}", frame_index + 1),
+                    depth: 0,
+                    inner_at: None,
+                    frame: Some(frame_index + 1),
+                }));
+            }
             CaptureEvent::Skipped {
                 frame_index,
                 reason,
@@ -206,6 +228,12 @@ pub fn decode_capture<R: Read>(
         CaptureOutcome {
             frames: stats.frames,
             skipped_frames: stats.skipped,
+            ip_length_zero_frames: stats.ip_length_zero,
+            header_cut_frames: stats
+                .skipped_by_reason
+                .get("cut-by-snaplen")
+                .copied()
+                .unwrap_or(0),
         },
     ))
 }

@@ -332,7 +332,9 @@ pub struct UncapturedEvent {
     pub stream: StreamId,
     /// `message`, `message_set` (the rest of a set after a length field that was not
     /// captured), `frame_rest` (the rest of a frame, parts included, after such a length
-    /// field), `request`, `response` (a frame whose header was not captured) or `offsets`.
+    /// field), `request`, `response` (a frame whose header was not captured), `offsets`, or
+    /// `unaligned` (a frame's size field was not captured, so where it ends is unknown: the
+    /// stream is searched for the next plausible frame, as after a gap).
     pub what: &'static str,
     /// Stream position of the frame holding it.
     pub frame_at: u64,
@@ -354,6 +356,16 @@ pub struct UncapturedEvent {
     pub size: u64,
     /// How many of those bytes were captured.
     pub captured: u64,
+    /// True for a `request` or `response` whose boundaries were inferred, not read: its size
+    /// field was captured only in part, and the frame was taken to end at a packet boundary
+    /// that the recorded packet lengths and the captured size bytes agree on. Absent when
+    /// false.
+    #[serde(skip_serializing_if = "is_false")]
+    pub inferred: bool,
+    /// Why, for an inferred frame (how it was delimited) and for `unaligned` (why the stream
+    /// could not be delimited from there).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 /// Bytes of a stream that the capture does not have.
@@ -384,6 +396,11 @@ pub struct ResyncEvent {
     pub skipped: u64,
     /// Whether a plausible frame was found at `to` (false: the stream ended first).
     pub found: bool,
+    /// True when the search followed a frame boundary the snap length cut off (an
+    /// `unaligned` record), not damage: its skipped bytes are counted as `unplaced_bytes`,
+    /// not `skipped_bytes`. Absent when false.
+    #[serde(skip_serializing_if = "is_false")]
+    pub not_captured: bool,
 }
 
 /// Something that could not be decoded, and where.
@@ -570,15 +587,37 @@ pub struct Summary {
     pub torn_segments: u64,
     /// Breaks in segment chains.
     pub chain_breaks: u64,
+    /// Of the gaps, those of bytes the snap length cut off packets (cause `snaplen`): never
+    /// captured, not damage.
+    pub not_captured_gaps: u64,
+    /// Bytes of those gaps.
+    pub not_captured_bytes: u64,
+    /// Frames delimited only by inference from the recorded packet lengths (their size
+    /// field was captured in part): counted in `uncaptured_frames` too.
+    pub inferred_frames: u64,
+    /// Places where a frame's size field was not captured and the stream could not be
+    /// delimited (`unaligned` records).
+    pub unaligned: u64,
+    /// Stream bytes (captured or not) passed over while looking for a frame start after an
+    /// `unaligned` record.
+    pub unplaced_bytes: u64,
+    /// Capture frames cut by the snap length whose IP length field was 0 (TSO/GSO): the
+    /// record's original length alone said how long they were.
+    pub ip_length_zero_frames: u64,
+    /// Capture frames the snap length cut inside their link, IP or TCP header: not even
+    /// their place in a stream is known (counted in `skipped_frames` too; not damage).
+    pub header_cut_frames: u64,
 }
 
 impl Summary {
-    /// Whether the input had anything wrong with it: decode errors, CRC mismatches, gaps,
-    /// skipped bytes, torn segments or broken segment chains.
+    /// Whether the input had anything wrong with it: decode errors, CRC mismatches, gaps
+    /// other than the snap length's, bytes skipped after damage, torn segments or broken
+    /// segment chains. What a snap length kept out of the capture (not-captured gaps,
+    /// messages and frames, unaligned streams) is reported and counted, but is not damage.
     pub fn has_defects(&self) -> bool {
         self.errors > 0
             || self.crc_errors > 0
-            || self.gaps > 0
+            || self.gaps > self.not_captured_gaps
             || self.skipped_bytes > 0
             || self.torn_segments > 0
             || self.chain_breaks > 0

@@ -238,6 +238,8 @@ pub(crate) fn walk_cut_set<'a>(
         offset: position.map(|p| p + size),
         size,
         captured: f.captured_in(at, size),
+        inferred: false,
+        detail: None,
     };
     while pos < end {
         let left = end - pos;

@@ -12,7 +12,7 @@ use super::segment::{
     base_offset_from_name, decode_log_dir, decode_segment, is_partition_dir, SegmentContext,
     CLEAN_SHUTDOWN_MARKER,
 };
-use super::{decode_capture, Counter, DecodeConfig, Sink, Summary};
+use super::{decode_capture, CaptureOutcome, Counter, DecodeConfig, Sink, Summary};
 
 /// What to read an input as.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -220,31 +220,124 @@ pub fn decode_path(
         Format::Pcap
     };
     let reader = files.open(path).map_err(io_err)?;
-    counter.event(&Event::Input(InputEvent {
-        path: shown.clone(),
+    let detected_by = if kind == InputKind::Auto {
+        "magic"
+    } else {
+        "forced"
+    };
+    decode_capture_input(
+        &shown,
+        reader,
         format,
-        size: meta.len(),
-        detected_by: if kind == InputKind::Auto {
+        meta.len(),
+        detected_by,
+        cfg,
+        &mut counter,
+    )
+    .map_err(|e| capture_error(&shown, e))
+}
+
+/// A capture reader's error as the decoder reports it.
+fn capture_error(shown: &str, e: CaptureError) -> DumpError {
+    match e {
+        CaptureError::Io(source) => DumpError::Io {
+            path: shown.to_string(),
+            source,
+        },
+        e => DumpError::UnknownFormat {
+            path: shown.to_string(),
+            detail: e.to_string(),
+        },
+    }
+}
+
+/// A capture read from `reader`, streamed: its `input` event, its events, its `summary`.
+fn decode_capture_input(
+    shown: &str,
+    reader: impl Read,
+    format: Format,
+    size: u64,
+    detected_by: &'static str,
+    cfg: &DecodeConfig,
+    counter: &mut Counter<'_>,
+) -> Result<Summary, CaptureError> {
+    counter.event(&Event::Input(InputEvent {
+        path: shown.to_string(),
+        format,
+        size,
+        detected_by,
+        clean_shutdown_marker: None,
+    }));
+    let (_, outcome) = decode_capture(reader, cfg, counter)?;
+    let mut summary = counter.summary.clone();
+    summary.skipped_frames = outcome.skipped_frames;
+    summary.ip_length_zero_frames = outcome.ip_length_zero_frames;
+    summary.header_cut_frames = outcome.header_cut_frames;
+    counter.event(&Event::Summary(summary.clone()));
+    Ok(summary)
+}
+
+/// Decodes one input read from `reader` (standard input, a pipe): a capture (pcap or pcapng
+/// magic, with `kind` [`Auto`](InputKind::Auto) or [`Capture`](InputKind::Capture)) is
+/// streamed, in memory bounded as for a capture file (its `input` event's `size` is then 0:
+/// not known in advance), so `tcpdump -w - | kafka07 decode -` runs for as long as the
+/// capture does; anything else is read whole (detection needs it) and decoded as
+/// [`decode_bytes`] does.
+///
+/// ```
+/// use kafka07::dump::{decode_reader, DecodeConfig, InputKind, JsonCollector};
+/// let entry = kafka07::proto::MessageRepr::new(&b"x"[..]).to_vec().unwrap();
+/// let mut out = JsonCollector::default();
+/// let s = decode_reader("<stdin>", &entry[..], InputKind::Auto, None, &DecodeConfig::default(), &mut out)?;
+/// assert_eq!((s.segments, s.messages), (1, 1));
+/// # Ok::<(), kafka07::dump::DumpError>(())
+/// ```
+pub fn decode_reader<R: Read>(
+    shown: &str,
+    mut reader: R,
+    kind: InputKind,
+    base_offset: Option<u64>,
+    cfg: &DecodeConfig,
+    sink: &mut dyn Sink,
+) -> Result<Summary, DumpError> {
+    let io_err = |source: io::Error| DumpError::Io {
+        path: shown.to_string(),
+        source,
+    };
+    let mut head = Vec::with_capacity(4);
+    (&mut reader)
+        .take(4)
+        .read_to_end(&mut head)
+        .map_err(io_err)?;
+    let magic = head.first_chunk::<4>();
+    if matches!(kind, InputKind::Auto | InputKind::Capture)
+        && magic.is_some_and(|h| PCAP_MAGICS.contains(h))
+    {
+        let format = if magic == Some(&PCAP_MAGICS[4]) {
+            Format::Pcapng
+        } else {
+            Format::Pcap
+        };
+        let detected_by = if kind == InputKind::Auto {
             "magic"
         } else {
             "forced"
-        },
-        clean_shutdown_marker: None,
-    }));
-    let skipped = match decode_capture(reader, cfg, &mut counter) {
-        Ok((_, outcome)) => outcome.skipped_frames,
-        Err(CaptureError::Io(e)) => return Err(io_err(e)),
-        Err(e) => {
-            return Err(DumpError::UnknownFormat {
-                path: shown,
-                detail: e.to_string(),
-            })
-        }
-    };
-    let mut summary = counter.summary.clone();
-    summary.skipped_frames = skipped;
-    counter.event(&Event::Summary(summary.clone()));
-    Ok(summary)
+        };
+        let mut counter = Counter::new(sink);
+        return decode_capture_input(
+            shown,
+            (&head[..]).chain(reader),
+            format,
+            0,
+            detected_by,
+            cfg,
+            &mut counter,
+        )
+        .map_err(|e| capture_error(shown, e));
+    }
+    let mut bytes = head;
+    reader.read_to_end(&mut bytes).map_err(io_err)?;
+    decode_bytes(shown, "", &bytes, kind, base_offset, cfg, sink)
 }
 
 /// Decodes one input held in memory (a file's bytes, or standard input): detects its format
@@ -308,10 +401,10 @@ pub fn decode_bytes(
         detected_by,
         clean_shutdown_marker: None,
     }));
-    let mut skipped = 0;
+    let mut outcome = CaptureOutcome::default();
     match format {
         Format::Pcap | Format::Pcapng => match decode_capture(bytes, cfg, &mut counter) {
-            Ok((_, outcome)) => skipped = outcome.skipped_frames,
+            Ok((_, o)) => outcome = o,
             Err(e) => return Err(unknown(e.to_string())),
         },
         Format::RawRequests => {
@@ -334,7 +427,9 @@ pub fn decode_bytes(
         }
     }
     let mut summary = counter.summary.clone();
-    summary.skipped_frames = skipped;
+    summary.skipped_frames = outcome.skipped_frames;
+    summary.ip_length_zero_frames = outcome.ip_length_zero_frames;
+    summary.header_cut_frames = outcome.header_cut_frames;
     counter.event(&Event::Summary(summary.clone()));
     Ok(summary)
 }

@@ -46,6 +46,66 @@ impl PayloadEncoding {
             PayloadEncoding::Base64 => base64::engine::general_purpose::STANDARD.encode(bytes),
         }
     }
+
+    /// Appends the encoding of `bytes` to `out` (the same text as [`encode`](Self::encode)).
+    ///
+    /// ```
+    /// use kafka07::dump::json::PayloadEncoding;
+    /// let mut out = b"x=".to_vec();
+    /// PayloadEncoding::Hex.encode_into(b"hi", &mut out);
+    /// PayloadEncoding::Base64.encode_into(b"hi", &mut out);
+    /// assert_eq!(out, b"x=6869aGk=");
+    /// ```
+    pub fn encode_into(self, bytes: &[u8], out: &mut Vec<u8>) {
+        match self {
+            PayloadEncoding::Hex => {
+                let at = out.len();
+                out.resize(at + 2 * bytes.len(), 0);
+                // The slice is exactly twice the input: encoding cannot fail.
+                let _ = hex::encode_to_slice(bytes, &mut out[at..]);
+            }
+            PayloadEncoding::Base64 => {
+                let engine = &base64::engine::general_purpose::STANDARD;
+                let at = out.len();
+                out.resize(at + base64::encoded_len(bytes.len(), true).unwrap_or(0), 0);
+                let n = engine.encode_slice(bytes, &mut out[at..]).unwrap_or(0);
+                out.truncate(at + n);
+            }
+        }
+    }
+}
+
+/// Appends the JSON object for one event to `out`: the event's fields as `serde` writes
+/// them (no intermediate value), then `payload` and `payload_encoding` (messages) and
+/// `file` (when given, already JSON-encoded). The same bytes as [`to_value`] with those
+/// fields added, written out by `serde_json`.
+fn write_event(
+    event: &Event<'_>,
+    payload: PayloadEncoding,
+    file: Option<&[u8]>,
+    out: &mut Vec<u8>,
+) {
+    let start = out.len();
+    if serde_json::to_writer(&mut *out, event).is_err() || out.last() != Some(&b'}') {
+        // Not an object (never, for an event): what `to_value` would have made of it.
+        out.truncate(start);
+        out.extend_from_slice(b"null");
+        return;
+    }
+    out.pop();
+    if let Some(p) = event.payload() {
+        out.extend_from_slice(b",\"payload\":\"");
+        // Hex and base64 need no escaping.
+        payload.encode_into(p, out);
+        out.extend_from_slice(b"\",\"payload_encoding\":\"");
+        out.extend_from_slice(payload.name().as_bytes());
+        out.push(b'"');
+    }
+    if let Some(file) = file {
+        out.extend_from_slice(b",\"file\":");
+        out.extend_from_slice(file);
+    }
+    out.push(b'}');
 }
 
 /// The JSON object for one event (without the `file` field).
@@ -63,10 +123,17 @@ pub fn to_value(event: &Event<'_>, payload: PayloadEncoding) -> Value {
 
 /// Turns events into JSON Lines: each object gets a `file` field, the path of the last
 /// [`Input`](Event::Input) event seen.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct JsonRenderer {
     payload: PayloadEncoding,
-    file: String,
+    /// The current input's path as a JSON string.
+    file: Vec<u8>,
+}
+
+impl Default for JsonRenderer {
+    fn default() -> Self {
+        JsonRenderer::new(PayloadEncoding::default())
+    }
 }
 
 impl JsonRenderer {
@@ -74,21 +141,27 @@ impl JsonRenderer {
     pub fn new(payload: PayloadEncoding) -> Self {
         JsonRenderer {
             payload,
-            file: String::new(),
+            file: b"\"\"".to_vec(),
         }
     }
 }
 
 impl Render for JsonRenderer {
     fn render(&mut self, event: &Event<'_>) -> String {
+        let mut out = Vec::new();
+        self.render_into(event, &mut out);
+        // serde_json writes UTF-8 only.
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    fn render_into(&mut self, event: &Event<'_>, out: &mut Vec<u8>) {
         if let Event::Input(i) = event {
-            self.file.clone_from(&i.path);
+            self.file.clear();
+            if serde_json::to_writer(&mut self.file, &i.path).is_err() {
+                self.file = b"\"\"".to_vec();
+            }
         }
-        let mut v = to_value(event, self.payload);
-        if let Value::Object(map) = &mut v {
-            map.insert("file".into(), Value::String(self.file.clone()));
-        }
-        v.to_string()
+        write_event(event, self.payload, Some(&self.file), out);
     }
 }
 

@@ -48,8 +48,8 @@ use kafka07_proto::{gzip::Backend, CrcPolicy, DecodeOptions, DEFAULT_MAX_FRAME};
 pub use capture::{decode_capture, CaptureOutcome};
 pub use event::{Dir, Event, Sink, Summary};
 pub use input::{
-    decode_bytes, decode_path, detect_file, looks_like_message_set, DumpError, Files, InputKind,
-    PlainFiles,
+    decode_bytes, decode_path, decode_reader, detect_file, looks_like_message_set, DumpError,
+    Files, InputKind, PlainFiles,
 };
 pub use json::JsonCollector;
 pub use raw::{decode_raw, decode_raw_pair, guess_direction, Direction};
@@ -156,14 +156,25 @@ impl Sink for Counter<'_> {
             }
             Event::Uncaptured(u) => match u.what {
                 "message" => s.uncaptured_messages += 1,
-                "request" | "response" => s.uncaptured_frames += 1,
+                "request" | "response" => {
+                    s.uncaptured_frames += 1;
+                    if u.inferred {
+                        s.inferred_frames += 1;
+                    }
+                }
+                "unaligned" => s.unaligned += 1,
                 _ => {}
             },
             Event::Error(_) => s.errors += 1,
             Event::Gap(g) => {
                 s.gaps += 1;
                 s.gap_bytes += g.missing;
+                if g.cause == "snaplen" {
+                    s.not_captured_gaps += 1;
+                    s.not_captured_bytes += g.missing;
+                }
             }
+            Event::Resync(r) if r.not_captured => s.unplaced_bytes += r.skipped,
             Event::Resync(r) => s.skipped_bytes += r.skipped,
             Event::Close(c) => s.unanswered += c.unanswered,
             Event::Segment(seg) => {

@@ -100,10 +100,11 @@ pub fn decode_raw(
         .or_else(|| guess_direction(bytes, cfg.max_frame))
         .unwrap_or(Direction::Requests);
     let mut d = ConnectionDecoder::new(None, cfg.clone());
-    match dir {
-        Direction::Requests => d.push(Dir::ToServer, bytes, None, sink),
-        Direction::Responses => d.push(Dir::ToClient, bytes, None, sink),
-    }
+    let side = match dir {
+        Direction::Requests => Dir::ToServer,
+        Direction::Responses => Dir::ToClient,
+    };
+    push_chunked(&mut d, side, bytes, sink);
     d.finish(sink);
     close(&d, sink);
     dir
@@ -129,11 +130,21 @@ pub fn decode_raw_pair(
     sink: &mut dyn Sink,
 ) -> (u64, u64, u64) {
     let mut d = ConnectionDecoder::new(None, cfg.clone());
-    d.push(Dir::ToServer, requests, None, sink);
-    d.push(Dir::ToClient, responses, None, sink);
+    push_chunked(&mut d, Dir::ToServer, requests, sink);
+    push_chunked(&mut d, Dir::ToClient, responses, sink);
     d.finish(sink);
     close(&d, sink);
     (d.requests(), d.responses(), d.unanswered())
+}
+
+/// Bytes handed to the decoder at a time: it keeps only the unconsumed ones (a frame not yet
+/// complete), so memory does not grow with the stream, as it would with one push of all.
+const CHUNK: usize = 256 << 10;
+
+fn push_chunked(d: &mut ConnectionDecoder, dir: Dir, bytes: &[u8], sink: &mut dyn Sink) {
+    for chunk in bytes.chunks(CHUNK) {
+        d.push(dir, chunk, None, sink);
+    }
 }
 
 fn close(d: &ConnectionDecoder, sink: &mut dyn Sink) {

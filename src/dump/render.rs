@@ -14,7 +14,17 @@ use super::event::{Event, Sink};
 pub trait Render {
     /// The text for one event, without a final newline; empty when the event is not shown.
     fn render(&mut self, event: &Event<'_>) -> String;
+
+    /// Appends the text for one event (as [`render`](Self::render) makes it) to `out`.
+    /// Renderers override it to write without building a `String` per event; the
+    /// [`Writer`] calls this one.
+    fn render_into(&mut self, event: &Event<'_>, out: &mut Vec<u8>) {
+        out.extend_from_slice(self.render(event).as_bytes());
+    }
 }
+
+/// Capacity of the line buffer kept between events.
+const LINE_KEEP: usize = 1 << 20;
 
 /// A [`Sink`] writing what a [`Render`] makes of each event to `W`, one newline after each.
 ///
@@ -35,6 +45,8 @@ pub struct Writer<W: Write, R> {
     out: W,
     renderer: R,
     error: Option<io::Error>,
+    /// One event's text, reused from event to event.
+    line: Vec<u8>,
 }
 
 impl<W: Write, R> Writer<W, R> {
@@ -44,6 +56,7 @@ impl<W: Write, R> Writer<W, R> {
             out,
             renderer,
             error: None,
+            line: Vec::new(),
         }
     }
 
@@ -76,16 +89,18 @@ impl<W: Write, R: Render> Sink for Writer<W, R> {
         if self.error.is_some() {
             return;
         }
-        let text = self.renderer.render(event);
-        if text.is_empty() {
+        self.line.clear();
+        self.renderer.render_into(event, &mut self.line);
+        if self.line.is_empty() {
             return;
         }
-        if let Err(e) = self
-            .out
-            .write_all(text.as_bytes())
-            .and_then(|()| self.out.write_all(b"\n"))
-        {
+        self.line.push(b'\n');
+        if let Err(e) = self.out.write_all(&self.line) {
             self.error = Some(e);
+        }
+        if self.line.capacity() > LINE_KEEP {
+            // One huge event (a big payload) does not keep its buffer for the rest.
+            self.line = Vec::new();
         }
     }
 }

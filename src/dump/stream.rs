@@ -60,7 +60,99 @@ struct DirState {
     /// The frame being received with holes in it (snap length); `buf` is empty meanwhile
     /// and the stream goes on at `at + total` when it is complete.
     cut: Option<CutFrame>,
+    /// A frame whose size field was captured only in part, running over several packets:
+    /// where it ends is being inferred from the packets' recorded lengths.
+    infer: Option<Inferring>,
+    /// Stream position where the bytes of the last [`push`](ConnectionDecoder::push) began
+    /// (a packet's first byte, in a capture).
+    packet_at: u64,
+    /// The current resynchronisation follows a frame boundary the snap length cut off.
+    lost: bool,
     closed: bool,
+}
+
+/// A frame whose size field the capture has only in part (a snap length leaving fewer than
+/// 4 payload bytes a packet, as `-s 68` with TCP timestamps does), spanning more than the
+/// packet it starts in.
+#[derive(Clone, Debug)]
+struct Inferring {
+    /// Stream position of its first byte.
+    at: u64,
+    /// The sizes (frame length less 4) that its captured size bytes allow.
+    lo: u64,
+    hi: u64,
+    /// Bytes of the packets so far, captured or not.
+    len: u64,
+    /// Of which captured.
+    captured: u64,
+    /// Packets so far.
+    packets: u64,
+    /// Size bytes captured (1 to 3).
+    size_bytes: usize,
+}
+
+impl Inferring {
+    /// The `unaligned` record of a frame whose end could not be inferred.
+    fn unaligned(&self, stream: StreamId, detail: String) -> Event<'static> {
+        Event::Uncaptured(UncapturedEvent {
+            stream,
+            what: "unaligned",
+            frame_at: self.at,
+            request_index: None,
+            part: None,
+            at: self.at,
+            position: None,
+            offset: None,
+            size: self.len,
+            captured: self.captured,
+            inferred: false,
+            detail: Some(detail),
+        })
+    }
+}
+
+/// What the first captured bytes of a packet say about a frame starting with it, when
+/// fewer than the 4 bytes of its size field were captured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PacketStart {
+    /// The packet holds exactly one frame: the size bytes captured agree with the packet's
+    /// length less 4.
+    One,
+    /// The frame is longer than the packet: its size is in `lo..=hi`.
+    Many { lo: u64, hi: u64 },
+    /// No frame of this packet's length starts here (several frames share it, or the size
+    /// bytes allow no frame at all): why.
+    No(&'static str),
+}
+
+/// Tests the hypothesis that a frame starts at a packet's first byte: `head` are its
+/// captured bytes (fewer than 4), `packet_len` its recorded payload length.
+fn packet_start(head: &[u8], packet_len: u64, max_frame: usize) -> PacketStart {
+    let k = head.len().min(3);
+    if k == 0 {
+        return PacketStart::No("no byte of its size field was captured");
+    }
+    let shift = 8 * (4 - k) as u32;
+    let v = head[..k].iter().fold(0u64, |v, b| (v << 8) | u64::from(*b));
+    let lo = v << shift;
+    let hi = (lo | ((1u64 << shift) - 1)).min(max_frame as u64);
+    if lo > hi {
+        return PacketStart::No(
+            "the captured bytes of its size field give a frame larger than --max-frame",
+        );
+    }
+    // A frame holds at least its 4-byte size and a 2-byte type or error code.
+    let one = packet_len.saturating_sub(4);
+    if packet_len >= 6 && (lo..=hi).contains(&one) {
+        PacketStart::One
+    } else if lo > one {
+        PacketStart::Many { lo: lo.max(2), hi }
+    } else {
+        PacketStart::No(
+            "the packet is longer than the frame its captured size bytes allow: it holds \
+             more than one frame, and where the next one starts was not captured",
+        )
+    }
 }
 
 impl DirState {
@@ -73,6 +165,9 @@ impl DirState {
             stamps: VecDeque::new(),
             resync_from: None,
             cut: None,
+            infer: None,
+            packet_at: 0,
+            lost: false,
             closed: false,
         }
     }
@@ -212,6 +307,12 @@ impl ConnectionDecoder {
         if st.closed || bytes.is_empty() {
             return;
         }
+        // Where this packet's first byte is: frames are delimited by inference only from
+        // a packet's start.
+        st.packet_at = match &st.cut {
+            Some(cut) => cut.at + cut.filled,
+            None => st.end(),
+        };
         let mut bytes = bytes;
         if let Some(cut) = st.cut.as_mut() {
             let used = cut.add_data(bytes, ts);
@@ -233,14 +334,21 @@ impl ConnectionDecoder {
     /// Records that `missing` bytes of direction `dir` exist but were not captured (cut off
     /// by the snap length: the capture says how long the packet was, so the stream keeps its
     /// alignment). A frame whose size field was captured is still delimited exactly: it is
-    /// decoded from the bytes the capture has when its end is reached. Missing bytes where a
-    /// frame's size field should be are a [`gap`](Self::gap).
+    /// decoded from the bytes the capture has when its end is reached. A frame whose size
+    /// field was captured only in part, at the start of a packet, is delimited by inference
+    /// when the packet lengths and the captured size bytes agree on one end (reported as
+    /// inferred); otherwise where the frame ends is unknown: an `unaligned` record, and the
+    /// stream is searched for the next plausible frame as after a [`gap`](Self::gap), but
+    /// without counting it as damage.
     pub fn uncaptured(&mut self, dir: Dir, missing: u64, sink: &mut dyn Sink) {
         self.pump(sink);
         let max = self.cfg.max_frame;
         let st = self.state(dir);
         if st.closed || missing == 0 {
             return;
+        }
+        if st.infer.is_some() {
+            return self.infer_packet(dir, missing, sink);
         }
         if st.cut.is_none() && st.resync_from.is_none() {
             let size = st.data().first_chunk::<4>().map(|s| i32::from_be_bytes(*s));
@@ -253,18 +361,208 @@ impl ConnectionDecoder {
                     st.consume_all();
                     st.cut = Some(cut);
                 }
+                None if !st.data().is_empty() && st.start == st.packet_at => {
+                    return self.infer_start(dir, missing, sink);
+                }
+                None if st.data().is_empty() => {
+                    return self.unaligned(
+                        dir,
+                        missing,
+                        "the next frame starts in bytes the snap length cut off: its size \
+                         field was not captured",
+                        sink,
+                    );
+                }
+                None => {
+                    return self.unaligned(
+                        dir,
+                        missing,
+                        "this frame's size field was cut by the snap length (it starts \
+                         inside a packet, so the packet's length does not delimit it)",
+                        sink,
+                    );
+                }
                 _ => return self.gap(dir, missing, sink),
             }
         }
         let Some(cut) = st.cut.as_mut() else {
-            return self.gap(dir, missing, sink);
+            // Already searching for a frame start: these bytes are passed over too.
+            return self.pass_over(dir, missing, sink);
         };
         let used = cut.add_missing(missing);
         self.complete_cut(dir, sink);
         if missing > used {
             // The next frame starts inside the hole: its size field is lost.
-            self.gap(dir, missing - used, sink);
+            self.unaligned(
+                dir,
+                missing - used,
+                "the next frame starts in bytes the snap length cut off: its size field was \
+                 not captured",
+                sink,
+            );
         }
+    }
+
+    /// A packet whose first bytes (fewer than 4) start a frame: delimit it by inference.
+    fn infer_start(&mut self, dir: Dir, missing: u64, sink: &mut dyn Sink) {
+        let max = self.cfg.max_frame;
+        let st = self.state(dir);
+        let head = st.data().len();
+        let packet_len = head as u64 + missing;
+        match packet_start(st.data(), packet_len, max) {
+            PacketStart::One => {
+                let at = st.start;
+                st.consume_all();
+                st.start += missing;
+                let frame = Inferring {
+                    at,
+                    lo: 0,
+                    hi: 0,
+                    len: packet_len,
+                    captured: head as u64,
+                    packets: 1,
+                    size_bytes: head,
+                };
+                self.emit_inferred(dir, &frame, sink);
+                self.pump(sink);
+            }
+            PacketStart::Many { lo, hi } => {
+                let at = st.start;
+                st.consume_all();
+                st.start += missing;
+                st.infer = Some(Inferring {
+                    at,
+                    lo,
+                    hi,
+                    len: packet_len,
+                    captured: head as u64,
+                    packets: 1,
+                    size_bytes: head,
+                });
+            }
+            PacketStart::No(why) => self.unaligned(dir, missing, why, sink),
+        }
+    }
+
+    /// The next packet of a frame whose end is being inferred: either the frame ended with
+    /// the packets before it (their length fits its captured size bytes, and a frame can
+    /// start with this one), or this packet is more of it.
+    fn infer_packet(&mut self, dir: Dir, missing: u64, sink: &mut dyn Sink) {
+        let max = self.cfg.max_frame;
+        let st = self.state(dir);
+        let Some(mut frame) = st.infer.take() else {
+            return;
+        };
+        let head = st.data();
+        let packet_len = head.len() as u64 + missing;
+        let ends_before = (frame.lo..=frame.hi).contains(&(frame.len - 4));
+        let starts_here = st.start == st.packet_at
+            && match head.first_chunk::<4>() {
+                Some(size) => (2..=max as i64).contains(&i64::from(i32::from_be_bytes(*size))),
+                None => !matches!(packet_start(head, packet_len, max), PacketStart::No(_)),
+            };
+        if ends_before && starts_here {
+            self.emit_inferred(dir, &frame, sink);
+            return self.uncaptured(dir, missing, sink);
+        }
+        frame.len += packet_len;
+        frame.captured += head.len() as u64;
+        frame.packets += 1;
+        st.consume_all();
+        st.start += missing;
+        if frame.len - 4 > frame.hi {
+            // No packet boundary fits: the frame's end is unknown.
+            let id = st.id;
+            st.resync_from = Some(st.start);
+            st.lost = true;
+            sink.event(&frame.unaligned(
+                id,
+                format!(
+                    "{} of the 4 size bytes were captured (a frame of {} to {} bytes), and no \
+                     boundary of the {} packets from here fits them",
+                    frame.size_bytes,
+                    frame.lo + 4,
+                    frame.hi + 4,
+                    frame.packets
+                ),
+            ));
+            self.pump(sink);
+        } else {
+            self.state(dir).infer = Some(frame);
+        }
+    }
+
+    /// Reports a frame delimited by inference (its type or error code not captured).
+    fn emit_inferred(&mut self, dir: Dir, frame: &Inferring, sink: &mut dyn Sink) {
+        let (id, what, request_index) = match dir {
+            Dir::ToServer => (self.req.id, "request", None),
+            Dir::ToClient => {
+                // In order, as every response: it would answer the oldest pending request.
+                let index = self.pending.pop_front().map(|p| p.index);
+                if index.is_some() {
+                    let _ = self.session.retire();
+                }
+                (self.resp.id, "response", index)
+            }
+        };
+        let packets = if frame.packets == 1 {
+            "the packet it starts".to_string()
+        } else {
+            format!("the {} packets it spans", frame.packets)
+        };
+        sink.event(&Event::Uncaptured(UncapturedEvent {
+            stream: id,
+            what,
+            frame_at: frame.at,
+            request_index,
+            part: None,
+            at: frame.at,
+            position: None,
+            offset: None,
+            size: frame.len,
+            captured: frame.captured,
+            inferred: true,
+            detail: Some(format!(
+                "the {} captured bytes of its 4-byte size field agree with the recorded length of \
+                 {packets}",
+                frame.size_bytes
+            )),
+        }));
+    }
+
+    /// The snap length cut off where the frame at the current position ends (its size field,
+    /// or where the next frame starts): reported as `unaligned`, and the stream is searched
+    /// for the next plausible frame. Not damage: the search's skipped bytes are
+    /// `unplaced_bytes`.
+    fn unaligned(&mut self, dir: Dir, missing: u64, why: &str, sink: &mut dyn Sink) {
+        let st = self.state(dir);
+        let at = st.start;
+        let id = st.id;
+        let partial = st.data().len() as u64;
+        sink.event(&Event::Uncaptured(UncapturedEvent {
+            stream: id,
+            what: "unaligned",
+            frame_at: at,
+            request_index: None,
+            part: None,
+            at,
+            position: None,
+            offset: None,
+            size: partial + missing,
+            captured: partial,
+            inferred: false,
+            detail: Some(why.to_string()),
+        }));
+        let st = self.state(dir);
+        st.consume_all();
+        st.start += missing;
+        st.resync_from = Some(st.start);
+        st.lost = true;
+        if partial > 0 && dir == Dir::ToClient {
+            // The response being received belonged to the oldest pending request.
+            self.retire_front();
+        }
+        self.pump(sink);
     }
 
     /// Decodes the cut frame of `dir` if every byte of it is accounted for.
@@ -285,6 +583,28 @@ impl ConnectionDecoder {
     /// Records that `missing` bytes of direction `dir` are lost. The frame they cut is
     /// reported and decoding resumes at the next plausible frame after them.
     pub fn gap(&mut self, dir: Dir, missing: u64, sink: &mut dyn Sink) {
+        self.state(dir).lost = false;
+        self.pass_over(dir, missing, sink);
+    }
+
+    /// Skips `missing` bytes that are not there, reporting the frame they cut (unless a
+    /// search for a frame start is under way, which goes on after them).
+    fn pass_over(&mut self, dir: Dir, missing: u64, sink: &mut dyn Sink) {
+        let st = self.state(dir);
+        if let Some(frame) = st.infer.take() {
+            // A frame being delimited by inference, interrupted by bytes that are lost: its
+            // end is unknown. The search for a frame start begins after the gap.
+            let id = st.id;
+            st.consume_all();
+            st.start += missing;
+            st.resync_from = Some(st.start);
+            sink.event(&frame.unaligned(
+                id,
+                "a gap interrupted it before its end could be inferred".to_string(),
+            ));
+            self.pump(sink);
+            return;
+        }
         // Whatever was complete before the hole is decoded first.
         self.pump(sink);
         let st = self.state(dir);
@@ -331,6 +651,25 @@ impl ConnectionDecoder {
             // A cut frame the stream ends inside: decoded from what there is.
             if let Some(cut) = self.state(dir).cut.take() {
                 self.emit_cut(dir, &cut, sink);
+            }
+            // A frame being delimited by inference: the end of the stream ends it, if its
+            // size bytes allow.
+            if let Some(frame) = self.state(dir).infer.take() {
+                if (frame.lo..=frame.hi).contains(&(frame.len - 4)) {
+                    self.emit_inferred(dir, &frame, sink);
+                } else {
+                    let id = self.state(dir).id;
+                    sink.event(&frame.unaligned(
+                        id,
+                        format!(
+                            "the stream ends {} bytes into a frame whose captured size bytes \
+                             allow {} to {} bytes",
+                            frame.len,
+                            frame.lo + 4,
+                            frame.hi + 4
+                        ),
+                    ));
+                }
             }
         }
         self.req.closed = true;
@@ -388,6 +727,7 @@ impl ConnectionDecoder {
         let Some(from) = st.resync_from else {
             return true;
         };
+        let lost = st.lost;
         let mut p = 0usize;
         let mut matched_after = 0usize;
         let verdict = loop {
@@ -413,6 +753,7 @@ impl ConnectionDecoder {
             Some(Verdict::Yes) => {
                 let to = st.start;
                 st.resync_from = None;
+                st.lost = false;
                 let id = st.id;
                 if to > from {
                     sink.event(&Event::Resync(ResyncEvent {
@@ -421,6 +762,7 @@ impl ConnectionDecoder {
                         to,
                         skipped: to - from,
                         found: true,
+                        not_captured: lost,
                     }));
                 }
                 for _ in 0..matched_after {
@@ -434,6 +776,7 @@ impl ConnectionDecoder {
                 if st.closed {
                     let to = st.start;
                     st.resync_from = None;
+                    st.lost = false;
                     let id = st.id;
                     sink.event(&Event::Resync(ResyncEvent {
                         stream: id,
@@ -441,6 +784,7 @@ impl ConnectionDecoder {
                         to,
                         skipped: to - from,
                         found: false,
+                        not_captured: lost,
                     }));
                 }
                 false
@@ -459,6 +803,10 @@ impl ConnectionDecoder {
     }
 
     fn pump_requests(&mut self, sink: &mut dyn Sink) {
+        if self.req.infer.is_some() {
+            // Bytes after the start of a frame whose end is being inferred.
+            return;
+        }
         loop {
             if self.req.resync_from.is_some() && !self.resync(Dir::ToServer, sink) {
                 return;
@@ -673,6 +1021,9 @@ impl ConnectionDecoder {
     }
 
     fn pump_responses(&mut self, sink: &mut dyn Sink) {
+        if self.resp.infer.is_some() {
+            return;
+        }
         loop {
             if self.resp.resync_from.is_some() && !self.resync(Dir::ToClient, sink) {
                 return;
@@ -934,6 +1285,8 @@ impl ConnectionDecoder {
             offset: None,
             size: cut.total,
             captured: cut.captured(),
+            inferred: false,
+            detail: None,
         })
     }
 
@@ -1140,6 +1493,8 @@ impl ConnectionDecoder {
                         offset: None,
                         size,
                         captured: cut.captured_in(at, size),
+                        inferred: false,
+                        detail: None,
                     }));
                 }
                 offsets = Some(got);
@@ -1191,6 +1546,8 @@ fn rest_of_frame(
         offset: None,
         size,
         captured: cut.captured_in(from, size),
+        inferred: false,
+        detail: None,
     }
 }
 

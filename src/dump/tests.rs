@@ -316,3 +316,219 @@ fn wrapper_with_bad_crc_that_does_not_inflate_reports_the_error_at_the_wrapper()
     );
     assert_eq!((summary.crc_errors, summary.errors), (1, 1));
 }
+
+// Frames whose size field a snap length cut (issue 12, part 1): delimited by inference from
+// the recorded packet lengths when they agree with the captured size bytes, never otherwise.
+
+use super::{ConnectionDecoder, Dir};
+
+/// Feeds packets of one direction as a capture decode does: each packet's captured bytes,
+/// then the bytes the snap length cut off it.
+fn packets(dir: Dir, list: &[(&[u8], u64)]) -> (Vec<Value>, Summary) {
+    let mut out = JsonCollector::default();
+    let mut counter = Counter::new(&mut out);
+    let mut d = ConnectionDecoder::new(Some(0), DecodeConfig::default());
+    for (bytes, missing) in list {
+        d.push(dir, bytes, None, &mut counter);
+        d.uncaptured(dir, *missing, &mut counter);
+    }
+    d.finish(&mut counter);
+    let summary = counter.summary.clone();
+    (out.values, summary)
+}
+
+#[test]
+fn size_bytes_that_disagree_with_the_packet_length_delimit_nothing() {
+    // 2 bytes kept of a 70,000-byte packet starting 00 00: a frame of at most 65,539 bytes
+    // starts it, so the packet holds more than one frame and where the next starts is
+    // unknown. Nothing is made up: an `unaligned` record, then a search that finds nothing
+    // in the 2 bytes of the next packet, not counted as damage.
+    let (v, s) = packets(Dir::ToServer, &[(&[0, 0], 69_998), (&[0, 0], 26)]);
+    let un = of_type(&v, "uncaptured");
+    assert_eq!(un.len(), 1, "{v:?}");
+    assert_eq!(un[0]["what"], "unaligned");
+    assert_eq!(
+        (un[0]["at"].as_u64(), un[0]["size"].as_u64()),
+        (Some(0), Some(70_000))
+    );
+    assert_eq!(un[0]["captured"], 2);
+    assert!(un[0]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("more than one frame"));
+    assert!(of_type(&v, "request").is_empty());
+    let resync = of_type(&v, "resync");
+    assert_eq!(resync.len(), 1);
+    assert_eq!(resync[0]["not_captured"], true);
+    // Its 2 captured bytes and the 26 cut off after them.
+    assert_eq!(resync[0]["skipped"], 28);
+    assert_eq!((s.unaligned, s.unplaced_bytes, s.skipped_bytes), (1, 28, 0));
+    assert_eq!((s.inferred_frames, s.errors), (0, 0));
+    assert!(!s.has_defects());
+}
+
+#[test]
+fn a_frame_over_several_packets_ends_where_its_size_bytes_allow() {
+    // Size bytes 00 01 (a frame of 65,540 to 131,075 bytes): packets of 40,000 and 40,000
+    // bytes give 80,000 (fits), and the next packet starts with 00 00 and is 30 bytes long
+    // (a frame of its own): the first frame is taken to end after two packets.
+    let (v, s) = packets(
+        Dir::ToServer,
+        &[(&[0, 1], 39_998), (b"xy", 39_998), (&[0, 0], 28)],
+    );
+    let got: Vec<(u64, u64, u64)> = of_type(&v, "uncaptured")
+        .iter()
+        .map(|u| {
+            assert_eq!(u["inferred"], true);
+            (
+                u["at"].as_u64().unwrap(),
+                u["size"].as_u64().unwrap(),
+                u["captured"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(got, [(0, 80_000, 4), (80_000, 30, 2)]);
+    assert_eq!(
+        (s.inferred_frames, s.uncaptured_frames, s.requests),
+        (2, 2, 0)
+    );
+}
+
+#[test]
+fn a_stream_ending_before_the_size_bytes_allow_delimits_nothing() {
+    // 00 01: at least 65,540 bytes, but the stream ends after 40,000.
+    let (v, s) = packets(Dir::ToClient, &[(&[0, 1], 39_998)]);
+    let un = of_type(&v, "uncaptured");
+    assert_eq!(un.len(), 1);
+    assert_eq!(un[0]["what"], "unaligned");
+    assert!(un[0]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("allow 65540 to 131075 bytes"));
+    assert_eq!((s.inferred_frames, s.responses), (0, 0));
+}
+
+// The JSON writer (issue 13, part 4) writes each event straight from `serde` into its buffer:
+// the same bytes as the JSON value it used to build per record.
+
+/// Both renderings of every event: the writer's line and the one made from `to_value`.
+struct BothJson {
+    renderer: super::json::JsonRenderer,
+    file: String,
+    payload: super::json::PayloadEncoding,
+    lines: usize,
+}
+
+impl super::Sink for BothJson {
+    fn event(&mut self, e: &super::Event<'_>) {
+        use super::render::Render;
+        if let super::Event::Input(i) = e {
+            self.file.clone_from(&i.path);
+        }
+        let mut written = Vec::new();
+        self.renderer.render_into(e, &mut written);
+        let mut v = super::json::to_value(e, self.payload);
+        v.as_object_mut()
+            .unwrap()
+            .insert("file".into(), Value::String(self.file.clone()));
+        assert_eq!(String::from_utf8(written).unwrap(), v.to_string());
+        self.lines += 1;
+    }
+}
+
+#[test]
+fn json_written_straight_is_the_json_value_byte_for_byte() {
+    use super::json::{JsonRenderer, PayloadEncoding};
+    let root = env!("CARGO_MANIFEST_DIR");
+    let files = [
+        "tests/data/captures/cli/session.pcap",
+        "tests/data/captures/cli/errors.pcap",
+        "tests/data/captures/snaplen/s96.pcap",
+        "tests/data/captures/snaplen/s68.pcap",
+        "tests/data/captures/snaplen/mismatch-s96.pcap",
+        "tests/data/reference/MagicByte0-0/00000000000000000000.kafka",
+        "tests/data/peer-test-suites/perl-kafka-0.12/t_03_Protocol_05_offsets_request__request.bin",
+    ];
+    let mut total = 0;
+    for f in files {
+        let bytes = std::fs::read(format!("{root}/{f}")).unwrap();
+        for payload in [PayloadEncoding::Hex, PayloadEncoding::Base64] {
+            let mut sink = BothJson {
+                renderer: JsonRenderer::new(payload),
+                file: String::new(),
+                payload,
+                lines: 0,
+            };
+            let cfg = DecodeConfig {
+                deep: true,
+                ..DecodeConfig::default()
+            };
+            let name = f.rsplit('/').next().unwrap();
+            super::decode_bytes(
+                f,
+                name,
+                &bytes,
+                super::InputKind::Auto,
+                None,
+                &cfg,
+                &mut sink,
+            )
+            .unwrap();
+            total += sink.lines;
+        }
+    }
+    assert!(total > 900, "{total}");
+}
+
+#[test]
+fn a_gap_in_a_frame_being_delimited_by_inference_ends_the_inference() {
+    // 00 01 (65,540 bytes or more) over one 40,000-byte packet, then a real gap: where the
+    // frame ends is unknown (unaligned), the gap is damage, and the stream is searched
+    // after it (the next packet's 00 00 is no request: nothing more is made up).
+    let mut out = JsonCollector::default();
+    let mut counter = Counter::new(&mut out);
+    let mut d = ConnectionDecoder::new(Some(0), DecodeConfig::default());
+    d.push(Dir::ToServer, &[0, 1], None, &mut counter);
+    d.uncaptured(Dir::ToServer, 39_998, &mut counter);
+    d.gap(Dir::ToServer, 1_000, &mut counter);
+    d.push(Dir::ToServer, &[0, 0], None, &mut counter);
+    d.uncaptured(Dir::ToServer, 26, &mut counter);
+    d.finish(&mut counter);
+    let s = counter.summary.clone();
+    let v = out.values;
+    let un = of_type(&v, "uncaptured");
+    assert_eq!(un.len(), 1, "{v:?}");
+    assert_eq!(un[0]["what"], "unaligned");
+    assert_eq!(
+        (un[0]["at"].as_u64(), un[0]["size"].as_u64()),
+        (Some(0), Some(40_000))
+    );
+    assert!(un[0]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("a gap interrupted it"));
+    assert_eq!((s.inferred_frames, s.requests), (0, 0));
+}
+
+#[test]
+fn a_frame_starting_inside_a_packet_is_not_delimited_by_the_packet() {
+    // OFFSETS "t"/0 latest, max 1 (25 bytes) captured whole, then in the same packet the
+    // first 2 bytes of the next frame and 30 bytes cut off: that frame starts inside the
+    // packet, so the packet's length says nothing about where it ends.
+    let req = [
+        0, 0, 0, 0x15, 0, 4, 0, 1, b't', 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0, 0, 0, 1,
+    ];
+    let mut head = req.to_vec();
+    head.extend_from_slice(&[0, 0]);
+    let (v, s) = packets(Dir::ToServer, &[(&head, 30)]);
+    let un = of_type(&v, "uncaptured");
+    assert_eq!(un.len(), 1, "{v:?}");
+    assert_eq!(un[0]["what"], "unaligned");
+    assert_eq!(un[0]["at"], 25);
+    assert!(un[0]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("starts inside a packet"));
+    assert_eq!((s.inferred_frames, s.requests), (0, 1));
+}

@@ -305,12 +305,29 @@ impl TextRenderer {
                 u.captured,
                 u.size
             ),
+            "request" | "response" if u.inferred => format!(
+                "{}{:<13}{} bytes, {} captured: size inferred, not read ({}); type not captured \
+                 (snap length)",
+                prefix(&u.stream, u.at),
+                format!("{}?", u.what.to_uppercase()),
+                u.size,
+                u.captured,
+                u.detail.as_deref().unwrap_or("")
+            ),
             "request" | "response" => format!(
                 "{}{:<13}{} bytes, {} captured: too few to decode (snap length)",
                 prefix(&u.stream, u.at),
                 u.what.to_uppercase(),
                 u.size,
                 u.captured
+            ),
+            "unaligned" => format!(
+                "{}NOT DELIMITED {} bytes from here ({} captured) not delimited: {}; the stream \
+                 is searched for the next frame",
+                prefix(&u.stream, u.at),
+                u.size,
+                u.captured,
+                u.detail.as_deref().unwrap_or("")
             ),
             _ => String::new(),
         }
@@ -386,16 +403,59 @@ impl TextRenderer {
             "frame too little captured to decode",
             "frames too little captured to decode",
         );
+        if sum.inferred_frames > 0 {
+            note(
+                &mut parts,
+                format!(" ({} delimited by inference)", sum.inferred_frames),
+            );
+        }
+        count(
+            &mut parts,
+            sum.unaligned,
+            "place not delimited",
+            "places not delimited",
+        );
+        if sum.unplaced_bytes > 0 {
+            note(
+                &mut parts,
+                format!(" ({} bytes passed over)", sum.unplaced_bytes),
+            );
+        }
+        count(
+            &mut parts,
+            sum.not_captured_bytes,
+            "byte not captured (snap length)",
+            "bytes not captured (snap length)",
+        );
+        if sum.ip_length_zero_frames > 0 {
+            note(
+                &mut parts,
+                format!(
+                    " ({} cut {} with IP length 0, TSO/GSO: lengths from the capture records)",
+                    sum.ip_length_zero_frames,
+                    if sum.ip_length_zero_frames == 1 {
+                        "frame"
+                    } else {
+                        "frames"
+                    }
+                ),
+            );
+        }
         if parts.is_empty() {
             parts.push("nothing decoded".into());
         }
         let mut problems = Vec::new();
         count(&mut problems, sum.errors, "error", "errors");
         count(&mut problems, sum.crc_errors, "bad CRC", "bad CRCs");
-        count(&mut problems, sum.gaps, "gap", "gaps");
         count(
             &mut problems,
-            sum.gap_bytes,
+            sum.gaps - sum.not_captured_gaps.min(sum.gaps),
+            "gap",
+            "gaps",
+        );
+        count(
+            &mut problems,
+            sum.gap_bytes - sum.not_captured_bytes.min(sum.gap_bytes),
             "byte missing",
             "bytes missing",
         );
@@ -423,11 +483,34 @@ impl TextRenderer {
             format!("problems: {}", problems.join(", "))
         };
         let mut line = format!("summary: {}; {verdict}", parts.join(", "));
-        if sum.skipped_frames > 0 {
+        let other_skipped = sum.skipped_frames.saturating_sub(sum.header_cut_frames);
+        if other_skipped > 0 {
             let _ = write!(
                 line,
-                " ({} non-TCP or unusable frames ignored)",
-                sum.skipped_frames
+                " ({other_skipped} non-TCP or unusable frames ignored)"
+            );
+        }
+        if sum.header_cut_frames > 0 {
+            let _ = write!(
+                line,
+                " ({} {} cut by the snap length inside {} headers: not one byte of {} stream \
+                 captured)",
+                sum.header_cut_frames,
+                if sum.header_cut_frames == 1 {
+                    "frame"
+                } else {
+                    "frames"
+                },
+                if sum.header_cut_frames == 1 {
+                    "its"
+                } else {
+                    "their"
+                },
+                if sum.header_cut_frames == 1 {
+                    "its"
+                } else {
+                    "their"
+                },
             );
         }
         line
@@ -447,6 +530,12 @@ impl TextRenderer {
                         };
                         format!("== {}: log directory ({marker})", i.path)
                     }
+                    f @ (Format::Pcap | Format::Pcapng) if i.size == 0 => format!(
+                        "== {}: {} (streamed, size not known in advance; detected by {})",
+                        i.path,
+                        f.name(),
+                        i.detected_by
+                    ),
                     f => format!(
                         "== {}: {} ({} bytes, detected by {})",
                         i.path,
@@ -552,6 +641,11 @@ impl TextRenderer {
             }
             Event::Resync(r) => {
                 let what = plural(r.skipped, "byte", "bytes");
+                let what = if r.not_captured {
+                    format!("{what} (not delimited: snap length)")
+                } else {
+                    what
+                };
                 if r.found {
                     format!(
                         "{}RESYNC       skipped {what} to the next plausible frame at @{}",

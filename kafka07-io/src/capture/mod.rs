@@ -14,7 +14,17 @@
 //!   (never captured, or cut by the snap length); delivery resumes after it;
 //! * [`CaptureEvent::Close`] when a connection ends (FIN both ways, RST, or
 //!   end of capture);
-//! * [`CaptureEvent::Skipped`] for frames that carry no usable TCP segment.
+//! * [`CaptureEvent::Skipped`] for frames that carry no usable TCP segment;
+//! * [`CaptureEvent::LengthMismatch`] for a frame whose record and IP header disagree on
+//!   the packet's length.
+//!
+//! The bytes a snap length cut off a packet are counted from the record's original
+//! length (pcap `orig_len`, pcapng original packet length) and cross-checked with the IP
+//! header's length: an IP length of 0 (TSO/GSO captures, taken before the NIC split the
+//! packet) leaves the record's length alone to decide ([`CaptureStats::ip_length_zero`]);
+//! when the two disagree the record decides and the frame is reported. Bytes after the IP
+//! packet in a frame the capture holds whole, or in an Ethernet frame of at most 64 bytes,
+//! are a link trailer (padding, FCS), not payload.
 //!
 //! Memory is bounded: the file is read through `pcap-parser`'s streaming
 //! readers with a buffer capped at [`CaptureConfig::max_record_len`], and
@@ -253,6 +263,15 @@ pub enum SkipReason {
     NotTcp(u8),
     /// An IP fragment (IP reassembly is not supported).
     IpFragment,
+    /// The snap length cut the frame inside a header (the record is shorter
+    /// than the packet, and the header needs more bytes than were kept), so
+    /// not even where its payload belongs in the stream is known. Not damage:
+    /// the capture was taken that way (IPv6 with TCP timestamps and `-s 68`
+    /// keeps 14 of the 32 TCP header bytes).
+    CutBySnaplen {
+        /// The layer whose header was cut: "link", "ip" or "tcp".
+        layer: &'static str,
+    },
     /// A header is truncated or invalid.
     Malformed {
         /// The layer that failed: "link", "ip" or "tcp".
@@ -284,6 +303,7 @@ impl SkipReason {
             SkipReason::NotIp(_) => "not-ip",
             SkipReason::NotTcp(_) => "not-tcp",
             SkipReason::IpFragment => "ip-fragment",
+            SkipReason::CutBySnaplen { .. } => "cut-by-snaplen",
             SkipReason::Malformed { .. } => "malformed",
             SkipReason::UnknownInterface(_) => "unknown-interface",
             SkipReason::CorruptBlock(_) => "corrupt-block",
@@ -301,12 +321,55 @@ impl fmt::Display for SkipReason {
             SkipReason::NotIp(p) => write!(f, "not IP (link protocol {p:#06x})"),
             SkipReason::NotTcp(p) => write!(f, "not TCP (IP protocol {p})"),
             SkipReason::IpFragment => f.write_str("IP fragment (not reassembled)"),
+            SkipReason::CutBySnaplen { layer } => {
+                write!(f, "cut by the snap length inside its {layer} header")
+            }
             SkipReason::Malformed { layer, detail } => write!(f, "malformed {layer}: {detail}"),
             SkipReason::UnknownInterface(i) => write!(f, "unknown pcapng interface {i}"),
             SkipReason::CorruptBlock(d) => write!(f, "corrupt pcapng block: {d}"),
             SkipReason::TruncatedRecord => f.write_str("file ends inside this record"),
             SkipReason::NotBrokerPort => f.write_str("no broker port"),
             SkipReason::AfterClose => f.write_str("data after the connection closed"),
+        }
+    }
+}
+
+/// How a frame's record and its IP header disagreed on the packet's length (see
+/// [`CaptureEvent::LengthMismatch`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LengthMismatch {
+    /// The TCP payload length implied by the record's original length (less the link, IP
+    /// and TCP headers) is not the one the IP header declares. The record's was used: it is
+    /// what the capturing host saw on the wire.
+    IpAndRecord {
+        /// TCP payload bytes by the IP header's length field.
+        ip: u64,
+        /// TCP payload bytes by the record's original length.
+        record: u64,
+    },
+    /// The record's original length is below the bytes it holds (a damaged record): it was
+    /// ignored, and the IP header's length used.
+    RecordShorterThanCaptured {
+        /// The record's original length.
+        orig_len: u64,
+        /// Bytes the record holds.
+        captured: u64,
+    },
+}
+
+impl fmt::Display for LengthMismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LengthMismatch::IpAndRecord { ip, record } => write!(
+                f,
+                "the IP header declares {ip} TCP payload bytes, the capture record's original \
+                 length {record}; the record's length was used"
+            ),
+            LengthMismatch::RecordShorterThanCaptured { orig_len, captured } => write!(
+                f,
+                "the capture record's original length {orig_len} is below the {captured} bytes \
+                 it holds; the IP header's length was used"
+            ),
         }
     }
 }
@@ -371,6 +434,14 @@ pub enum CaptureEvent {
         frame_index: u64,
         /// Why.
         reason: SkipReason,
+    },
+    /// A frame's record and IP header disagree on its length. Comes before the
+    /// frame's own events; the frame is used, with the length said in `mismatch`.
+    LengthMismatch {
+        /// Index of the packet record in the file, counting from 0.
+        frame_index: u64,
+        /// What disagreed, and which length was used.
+        mismatch: LengthMismatch,
     },
 }
 
@@ -443,6 +514,12 @@ pub struct CaptureStats {
     pub gap_bytes: u64,
     /// Payload bytes dropped as retransmissions or overlaps.
     pub duplicate_bytes: u64,
+    /// Frames cut by the snap length whose IP length field was 0 (TSO/GSO), so
+    /// that the record's original length alone gave the missing bytes.
+    pub ip_length_zero: u64,
+    /// Frames whose record and IP header disagreed on the length
+    /// ([`CaptureEvent::LengthMismatch`]).
+    pub length_mismatches: u64,
     /// Segments without payload that arrived after their connection closed
     /// (final ACKs and the like), and resets of connections never seen;
     /// ignored without an event.

@@ -5,7 +5,7 @@ use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
-use super::decode::decode_frame;
+use super::decode::{decode_frame, LengthCheck};
 use super::source::{Source, SourceItem};
 use super::tracker::Tracker;
 use super::{CaptureConfig, CaptureError, CaptureEvent, CaptureFormat, CaptureStats};
@@ -107,8 +107,23 @@ impl<R: Read> CaptureReader<R> {
                     let queue = &mut self.queue;
                     let more = self.source.next_record(|item| match item {
                         SourceItem::Frame(frame) => {
-                            match decode_frame(frame.linktype, frame.data) {
-                                Ok(seg) => tracker.segment(frame.index, &seg, frame.ts, queue),
+                            match decode_frame(frame.linktype, frame.data, frame.orig_len) {
+                                Ok(seg) => {
+                                    match seg.check {
+                                        LengthCheck::Agree => {}
+                                        LengthCheck::IpLengthZero => {
+                                            tracker.stats.ip_length_zero += 1;
+                                        }
+                                        LengthCheck::Mismatch(mismatch) => {
+                                            tracker.stats.length_mismatches += 1;
+                                            queue.push_back(CaptureEvent::LengthMismatch {
+                                                frame_index: frame.index,
+                                                mismatch,
+                                            });
+                                        }
+                                    }
+                                    tracker.segment(frame.index, &seg, frame.ts, queue)
+                                }
                                 Err(reason) => tracker.skip(frame.index, reason, queue),
                             }
                         }

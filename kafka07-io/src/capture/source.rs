@@ -37,6 +37,8 @@ pub(crate) struct RawFrame<'a> {
     pub ts: Timestamp,
     pub linktype: u32,
     pub data: &'a [u8],
+    /// The packet's original length, as the record gives it.
+    pub orig_len: u64,
 }
 
 /// What the source hands to its consumer.
@@ -590,6 +592,7 @@ where
                 ts: Timestamp::new(secs, micros),
                 linktype: state.legacy_linktype,
                 data: b.data,
+                orig_len: u64::from(b.origlen),
             }));
         }
         PcapBlockOwned::NG(block) => match block {
@@ -621,6 +624,7 @@ where
                     ts,
                     linktype: iface.linktype,
                     data: epb.packet_data(),
+                    orig_len: u64::from(epb.origlen),
                 }));
             }
             Block::SimplePacket(spb) => {
@@ -644,6 +648,7 @@ where
                     ts: Timestamp::default(),
                     linktype: iface.linktype,
                     data,
+                    orig_len: u64::from(spb.origlen),
                 }));
             }
             _ => {}
