@@ -32,9 +32,9 @@ enum Command {
     Decode(cmd::decode::Args),
     /// Run an embedded 0.7 broker, in memory or on a 0.7 log directory.
     Broker(cmd::broker::Args),
-    /// Send messages to a topic (from -m or from stdin, one per line).
+    /// Send messages to a topic (from -m, or stdin split at a delimiter, or all of stdin).
     Produce(cmd::produce::Args),
-    /// Print the messages of a partition, one per line.
+    /// Print the messages of a partition or a consumer group (text, hex or JSON Lines).
     Consume(cmd::consume::Args),
     /// Ask a broker for the offsets of a partition (OFFSETS request).
     Offsets(cmd::offsets::Args),
@@ -57,6 +57,8 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code.exit(),
+        // A reader that closed the pipe early (`| head`) wanted no more: a quiet success.
+        Err(e) if cmd::out::is_closed_stdout(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("kafka07: {e:#}");
             cmd::code_of(&e).exit()

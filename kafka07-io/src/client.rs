@@ -378,6 +378,57 @@ impl Client {
         self.with_conn(false, |c| c.send(&req))
     }
 
+    /// [`produce`](Self::produce), coalesced: the request goes into the connection's write
+    /// buffer, which is written once it holds `coalesce_bytes` bytes (see
+    /// [`Connection::send_deferred`]), or by the next request that gets a response, or by
+    /// [`flush_writes`](Self::flush_writes). `Ok` means buffered or written; a write error
+    /// is reported by the call that writes. Buffered requests are lost if the connection is
+    /// dropped first ([`disconnect`](Self::disconnect), a failed request).
+    pub fn produce_deferred(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        messages: &[u8],
+        coalesce_bytes: usize,
+    ) -> Result<()> {
+        let req = Request::Produce(ProduceRequest::new(topic, partition, messages));
+        self.with_conn(false, |c| c.send_deferred(&req, coalesce_bytes))
+    }
+
+    /// [`multiproduce`](Self::multiproduce), coalesced as
+    /// [`produce_deferred`](Self::produce_deferred) is.
+    pub fn multiproduce_deferred(
+        &mut self,
+        items: &[ProduceRequest<'_>],
+        coalesce_bytes: usize,
+    ) -> Result<()> {
+        let req = Request::MultiProduce(MultiProduceRequest {
+            parts: Parts::from_slice(items),
+        });
+        self.with_conn(false, |c| c.send_deferred(&req, coalesce_bytes))
+    }
+
+    /// Writes the requests [`produce_deferred`](Self::produce_deferred) left buffered.
+    pub fn flush_writes(&mut self) -> Result<()> {
+        match self.conn.as_mut() {
+            Some(c) if c.pending_write_bytes() > 0 => {
+                let r = c.flush_writes();
+                if !c.is_usable() {
+                    self.conn = None;
+                }
+                r
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Bytes of coalesced requests not yet written (0 without a connection).
+    pub fn pending_write_bytes(&self) -> usize {
+        self.conn
+            .as_ref()
+            .map_or(0, Connection::pending_write_bytes)
+    }
+
     /// A round trip that proves the broker has processed every earlier request on this
     /// connection: responses come back in request order (E44), so when the answer to this
     /// FETCH (partition 0 of `topic`, offset 0, max 0 bytes: nothing is read and nothing is

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use kafka07::io::{Backoff, BrokerList, ConnectionConfig, Error};
+use kafka07::io::{Backoff, BrokerList, Client, ConnectionConfig, Error};
 use kafka07::proto::ErrorCode;
 
 use super::{Code, Failure};
@@ -11,14 +11,16 @@ use super::{Code, Failure};
 /// Broker options.
 #[derive(Debug, Clone, clap::Args)]
 pub struct BrokerArgs {
-    /// Broker address HOST:PORT; repeat it or separate with commas to list several
-    /// (failover in order).
+    /// Broker address HOST[:PORT] (the port defaults to 9092, the 0.7 broker's; an IPv6
+    /// address with a port is written [ADDR]:PORT); repeat it or separate with commas to list
+    /// several (failover in order).
     #[arg(
         short = 'b',
         long = "broker",
-        value_name = "HOST:PORT",
+        value_name = "HOST[:PORT]",
         value_delimiter = ',',
-        default_value = "127.0.0.1:9092"
+        default_value = "127.0.0.1:9092",
+        value_parser = parse_broker
     )]
     pub brokers: Vec<String>,
     /// Seconds to keep trying to connect before giving up, and the socket timeout.
@@ -49,6 +51,136 @@ impl BrokerArgs {
     pub fn shown(&self) -> String {
         self.brokers.join(",")
     }
+}
+
+/// The port a broker address without one gets (the 0.7 broker's default `port`).
+pub const DEFAULT_PORT: u16 = 9092;
+
+/// Parses `HOST[:PORT]`, `[IPV6][:PORT]` or a bare IPv6 address into `HOST:PORT`, with
+/// [`DEFAULT_PORT`] when no port is given.
+pub fn parse_broker(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Err("an empty broker address (expected HOST[:PORT])".into());
+    }
+    if s.parse::<std::net::Ipv6Addr>().is_ok() {
+        return Ok(format!("[{s}]:{DEFAULT_PORT}"));
+    }
+    let (host, port) = if let Some(rest) = s.strip_prefix('[') {
+        let Some((addr, after)) = rest.split_once(']') else {
+            return Err(format!("{s:?}: an IPv6 address opened with [ has no ]"));
+        };
+        if addr.parse::<std::net::Ipv6Addr>().is_err() {
+            return Err(format!("{s:?}: {addr:?} is not an IPv6 address"));
+        }
+        match after {
+            "" => (format!("[{addr}]"), None),
+            p => match p.strip_prefix(':') {
+                Some(port) => (format!("[{addr}]"), Some(port)),
+                None => return Err(format!("{s:?}: expected :PORT after the ]")),
+            },
+        }
+    } else {
+        match s.rsplit_once(':') {
+            Some((host, port)) => (host.to_owned(), Some(port)),
+            None => (s.to_owned(), None),
+        }
+    };
+    if host.is_empty() {
+        return Err(format!("{s:?}: the host is missing (expected HOST[:PORT])"));
+    }
+    match port {
+        None => Ok(format!("{host}:{DEFAULT_PORT}")),
+        Some(p) => match p.parse::<u16>() {
+            Ok(n) if n > 0 => Ok(format!("{host}:{n}")),
+            _ => Err(format!(
+                "{s:?}: the port {p:?} is not a number from 1 to 65535 (expected HOST[:PORT])"
+            )),
+        },
+    }
+}
+
+/// How many partitions `topic` has on the broker, found with zero-size FETCHes (a 0.7
+/// broker answers WrongPartition (3) for a partition it does not have, and code 0, nothing
+/// read, for one it has), when `partition` is one it does not have; `None` when `partition`
+/// exists or the broker cannot tell.
+pub fn partition_count(brokers: &BrokerArgs, topic: &str, partition: i32) -> Option<i32> {
+    let mut client = Client::new(brokers.list());
+    let mut wrong = |p: i32| match client.fetch(topic, p, 0, 0) {
+        Ok(_) => Some(false),
+        Err(Error::Broker { code, .. }) => Some(code == ErrorCode::WRONG_PARTITION),
+        Err(_) => None,
+    };
+    // `hi` is a partition the broker does not have.
+    let mut hi = if partition >= 0 {
+        if !wrong(partition)? {
+            return None;
+        }
+        partition
+    } else {
+        let mut p = 1i32;
+        while !wrong(p)? {
+            p = p.checked_mul(2).filter(|p| *p <= 1 << 20)?;
+        }
+        p
+    };
+    let mut lo = 0;
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if wrong(mid)? {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    Some(hi)
+}
+
+/// The partitions a count allows, for messages: `1 partition (0)`, `4 partitions (0 to 3)`.
+pub fn partitions_shown(n: i32) -> String {
+    match n {
+        0 => "no partitions".into(),
+        1 => "1 partition (0)".into(),
+        n => format!("{n} partitions (0 to {})", n - 1),
+    }
+}
+
+/// A [`Failure`] for a client error from `request` (`OFFSETS`, `FETCH`, `PRODUCE`...) on
+/// `topic:partition`: says which request failed and why; when the broker rejected a
+/// partition it does not have (it closes the connection on OFFSETS and PRODUCE, answers
+/// WrongPartition on FETCH), how many partitions the topic has there.
+pub fn request_failure(
+    e: Error,
+    request: &str,
+    topic: &str,
+    partition: i32,
+    brokers: &BrokerArgs,
+) -> Failure {
+    let rejected = match &e {
+        Error::Closed { .. } => Some("it closed the connection"),
+        Error::Broker { code, .. } if *code == ErrorCode::WRONG_PARTITION => {
+            Some("it answered WrongPartition (3)")
+        }
+        _ => None,
+    };
+    if let Some(how) = rejected {
+        if let Some(n) = partition_count(brokers, topic, partition) {
+            return Failure::new(
+                Code::BrokerError,
+                format!(
+                    "the broker at {} rejected {request} for {topic}:{partition} ({how}): \
+                     topic {topic} has {} on that broker",
+                    brokers.shown(),
+                    partitions_shown(n)
+                ),
+            );
+        }
+    }
+    let f = failure(e, brokers);
+    Failure::new(
+        f.code,
+        format!("{request} for {topic}:{partition} failed: {}", f.message),
+    )
 }
 
 /// Checks a topic name as the 0.7.2 broker does (a bad name would only make the broker
@@ -87,12 +219,58 @@ pub fn failure(e: Error, brokers: &BrokerArgs) -> Failure {
             "; is a broker running at {}? (start one with `kafka07 broker`)",
             brokers.shown()
         ),
+        Code::BrokerError if matches!(e, Error::Closed { reset: true, .. }) => {
+            "; a kafka07 broker resets connections it refuses (over its --max-connections, \
+             see its log); a 0.7 broker may also reset one whose request it rejects"
+                .to_string()
+        }
         Code::BrokerError if matches!(e, Error::Closed { .. }) => {
             "; a 0.7 broker closes the connection on a request it rejects (invalid topic, \
              partition out of range, bad message)"
                 .to_string()
         }
+        _ if matches!(e, Error::FetchSizeExceeded { .. }) => {
+            "; raise --max-fetch-size to read it".to_string()
+        }
         _ => String::new(),
     };
     Failure::new(code, format!("{e}{hint}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broker_addresses_get_the_default_port() {
+        let ok = |s: &str| parse_broker(s).unwrap();
+        assert_eq!(ok("127.0.0.1"), "127.0.0.1:9092");
+        assert_eq!(ok("127.0.0.1:9093"), "127.0.0.1:9093");
+        assert_eq!(ok("localhost"), "localhost:9092");
+        assert_eq!(ok(" kafka1:19092 "), "kafka1:19092");
+        assert_eq!(ok("::1"), "[::1]:9092");
+        assert_eq!(ok("[::1]"), "[::1]:9092");
+        assert_eq!(ok("[::1]:9094"), "[::1]:9094");
+        for (bad, why) in [
+            ("", "an empty broker address"),
+            (":9092", "the host is missing"),
+            ("127.0.0.1:", "the port \"\" is not a number"),
+            ("127.0.0.1:0", "the port \"0\" is not a number"),
+            ("127.0.0.1:65536", "the port \"65536\""),
+            ("host:x", "the port \"x\""),
+            ("[::1", "has no ]"),
+            ("[::1]9092", "expected :PORT after the ]"),
+            ("[nope]:1", "is not an IPv6 address"),
+        ] {
+            let e = parse_broker(bad).unwrap_err();
+            assert!(e.contains(why), "{bad:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn partition_counts_read_well() {
+        assert_eq!(partitions_shown(1), "1 partition (0)");
+        assert_eq!(partitions_shown(4), "4 partitions (0 to 3)");
+        assert_eq!(partitions_shown(0), "no partitions");
+    }
 }

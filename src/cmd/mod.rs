@@ -6,6 +6,7 @@ pub mod cluster;
 pub mod consume;
 pub mod decode;
 pub mod offsets;
+pub mod out;
 pub mod produce;
 
 use std::fmt;

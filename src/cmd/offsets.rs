@@ -1,10 +1,10 @@
 //! `kafka07 offsets`: ask a broker for offsets before a time (OFFSETS request).
 
-use std::io::{self, Write};
+use std::io::Write;
 
 use kafka07::io::{Client, OffsetTime};
 
-use super::client::{failure, BrokerArgs};
+use super::client::{request_failure, BrokerArgs};
 use super::Code;
 
 /// `offsets` options.
@@ -16,11 +16,11 @@ pub struct Args {
     #[arg(short, long)]
     topic: String,
     /// Partition.
-    #[arg(short, long, default_value_t = 0)]
+    #[arg(short, long, default_value_t = 0, allow_negative_numbers = true)]
     partition: i32,
     /// `latest` (the log end, then segment starts), `earliest`, or milliseconds since the
     /// epoch (segments last modified at or before it).
-    #[arg(long, default_value = "latest", value_parser = parse_time)]
+    #[arg(long, default_value = "latest", value_parser = parse_time, allow_negative_numbers = true)]
     time: OffsetTime,
     /// Most offsets to return.
     #[arg(long, default_value_t = 1)]
@@ -49,8 +49,8 @@ pub fn run(args: Args) -> anyhow::Result<Code> {
     let mut client = Client::new(args.brokers.list());
     let offsets = client
         .offsets(&args.topic, args.partition, args.time, args.max)
-        .map_err(|e| failure(e, &args.brokers))?;
-    let mut out = io::stdout().lock();
+        .map_err(|e| request_failure(e, "OFFSETS", &args.topic, args.partition, &args.brokers))?;
+    let mut out = super::out::stdout();
     for o in offsets {
         writeln!(out, "{o}")?;
     }

@@ -4,7 +4,7 @@
 
 use std::io::Read;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use kafka07::dump::{text, DecodeConfig, Event, Sink};
@@ -30,8 +30,54 @@ pub struct Output {
     pub stderr: String,
 }
 
-/// Runs `kafka07 ARGS` in `dir` (the package root when `None`), killing it after `limit`.
-pub fn run_in(dir: Option<&Path>, args: &[&str], stdin: Option<&[u8]>, limit: Duration) -> Output {
+/// [`Output`] with stdout kept as bytes.
+#[derive(Debug)]
+pub struct RawOutput {
+    pub code: Option<i32>,
+    pub stdout: Vec<u8>,
+    pub stderr: String,
+}
+
+impl RawOutput {
+    /// Stdout, which must be UTF-8.
+    pub fn text(&self) -> String {
+        String::from_utf8(self.stdout.clone()).expect("UTF-8 stdout")
+    }
+}
+
+/// Waits for `child` at most `limit`, then kills it and panics naming `what`.
+pub fn wait_for(child: &mut Child, what: &[&str], limit: Duration) -> ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(st) = child.try_wait().expect("wait") {
+            return st;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("kafka07 {what:?} did not finish within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Reads all of `r` on a thread of its own.
+fn read_all(mut r: impl Read + Send + 'static) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = r.read_to_end(&mut s);
+        s
+    })
+}
+
+/// Runs `kafka07 ARGS` in `dir` (the package root when `None`), killing it after `limit`;
+/// stdout as bytes.
+pub fn run_raw(
+    dir: Option<&Path>,
+    args: &[&str],
+    stdin: Option<&[u8]>,
+    limit: Duration,
+) -> RawOutput {
     let mut cmd = Command::new(bin());
     cmd.args(args)
         .stdin(if stdin.is_some() {
@@ -53,34 +99,23 @@ pub fn run_in(dir: Option<&Path>, args: &[&str], stdin: Option<&[u8]>, limit: Du
             let _ = w.write_all(&input);
         });
     }
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let t_out = std::thread::spawn(move || {
-        let mut s = Vec::new();
-        let _ = out.read_to_end(&mut s);
-        s
-    });
-    let t_err = std::thread::spawn(move || {
-        let mut s = Vec::new();
-        let _ = err.read_to_end(&mut s);
-        s
-    });
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Some(st) = child.try_wait().expect("wait") {
-            break st;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("kafka07 {args:?} did not finish within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    Output {
+    let t_out = read_all(child.stdout.take().unwrap());
+    let t_err = read_all(child.stderr.take().unwrap());
+    let status = wait_for(&mut child, args, limit);
+    RawOutput {
         code: status.code(),
-        stdout: String::from_utf8_lossy(&t_out.join().unwrap()).into_owned(),
+        stdout: t_out.join().unwrap(),
         stderr: String::from_utf8_lossy(&t_err.join().unwrap()).into_owned(),
+    }
+}
+
+/// Runs `kafka07 ARGS` in `dir` (the package root when `None`), killing it after `limit`.
+pub fn run_in(dir: Option<&Path>, args: &[&str], stdin: Option<&[u8]>, limit: Duration) -> Output {
+    let r = run_raw(dir, args, stdin, limit);
+    Output {
+        code: r.code,
+        stdout: String::from_utf8_lossy(&r.stdout).into_owned(),
+        stderr: r.stderr,
     }
 }
 
@@ -356,4 +391,123 @@ pub fn decode_capture_json(pcap: &[u8], cfg: &DecodeConfig) -> Vec<serde_json::V
     let mut out = kafka07::dump::JsonCollector::default();
     kafka07::dump::decode_capture(pcap, cfg, &mut out as &mut dyn Sink).unwrap();
     out.values
+}
+
+/// Runs `kafka07 ARGS` with a stdout pipe whose reader goes away after reading `keep` bytes
+/// (0: before the process writes anything), killing it after `limit`: the exit code, stderr
+/// and the bytes read.
+pub fn run_closed_pipe(
+    args: &[&str],
+    keep: usize,
+    limit: Duration,
+) -> (Option<i32>, String, Vec<u8>) {
+    let mut child = Command::new(bin())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn kafka07");
+    let mut out = child.stdout.take().unwrap();
+    let mut kept = vec![0u8; keep];
+    if keep > 0 {
+        out.read_exact(&mut kept)
+            .expect("the first bytes of the output");
+    }
+    drop(out);
+    let t_err = read_all(child.stderr.take().unwrap());
+    let status = wait_for(&mut child, args, limit);
+    let stderr = String::from_utf8_lossy(&t_err.join().unwrap()).into_owned();
+    (status.code(), stderr, kept)
+}
+
+/// A `kafka07 broker --stop-on-eof` process: stopped cleanly (stdin closed, bounded wait) or
+/// killed when dropped.
+pub struct BrokerProc {
+    pub child: Child,
+    stdin: Option<ChildStdin>,
+    stderr: Option<std::thread::JoinHandle<Vec<u8>>>,
+    /// `HOST:PORT`, from its first line (`listening on ...`).
+    pub addr: String,
+}
+
+impl BrokerProc {
+    /// `kafka07 broker --port 0 --stop-on-eof EXTRA`, stderr discarded.
+    pub fn start(extra: &[&str]) -> BrokerProc {
+        BrokerProc::start_with(&[&["--port", "0"], extra].concat(), false)
+    }
+
+    /// `kafka07 broker ARGS --stop-on-eof`; with `keep_stderr`, what it logs is kept for
+    /// [`stop_with_stderr`](Self::stop_with_stderr).
+    pub fn start_with(args: &[&str], keep_stderr: bool) -> BrokerProc {
+        let mut child = Command::new(bin())
+            .arg("broker")
+            .args(args)
+            .arg("--stop-on-eof")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(if keep_stderr {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .spawn()
+            .expect("spawn broker");
+        let stderr = child.stderr.take().map(read_all);
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            let mut line = String::new();
+            let _ = std::io::BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let Ok(line) = rx.recv_timeout(Duration::from_secs(20)) else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the broker did not print its address");
+        };
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_string();
+        let stdin = child.stdin.take();
+        BrokerProc {
+            child,
+            stdin,
+            stderr,
+            addr,
+        }
+    }
+
+    /// Closes stdin (the broker stops cleanly) and waits for the exit code.
+    pub fn stop(mut self) -> Option<i32> {
+        drop(self.stdin.take());
+        wait_for(&mut self.child, &["broker"], Duration::from_secs(30)).code()
+    }
+
+    /// [`stop`](Self::stop), and what the broker wrote to stderr (started with `keep_stderr`).
+    pub fn stop_with_stderr(mut self) -> (Option<i32>, String) {
+        let err = self.stderr.take().expect("started with keep_stderr");
+        drop(self.stdin.take());
+        let code = wait_for(&mut self.child, &["broker"], Duration::from_secs(30)).code();
+        let err = String::from_utf8_lossy(&err.join().unwrap()).into_owned();
+        (code, err)
+    }
+}
+
+impl Drop for BrokerProc {
+    fn drop(&mut self) {
+        drop(self.stdin.take());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
