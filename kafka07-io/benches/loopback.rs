@@ -17,6 +17,10 @@
 //!   same bytes, one write per request.
 //! * consume: 100,000 stored messages drained with 1 MiB fetches. Baseline: the bytes of the
 //!   FETCH responses written in 1 MiB writes.
+//! * consume from disk (Linux): a broker on a data directory holding a 1 GiB log
+//!   (`KAFKA07_DISK_MIB` to change), drained with 1 MiB fetches; the broker sends the data
+//!   with `sendfile(2)` (`BrokerConfig::zero_copy`), and once more with zero copy off.
+//!   Baseline: `sendfile(2)` of the same segment files to a bare reader, in 1 MiB calls.
 //! * 64 producers and 64 consumers at once (one topic each, batch 50, coalesced): aggregate
 //!   messages/s until every consumer has read every message of its topic, with the p50/p99
 //!   latency of the consumers' FETCH round trips and of the producers' hand-overs; against 64
@@ -188,6 +192,71 @@ fn consume_run(broker: &Broker, count: usize) -> (Duration, usize) {
     (start.elapsed(), bytes)
 }
 
+/// A data directory holding one partition of `mib` MiB of 200-byte messages (its segment
+/// files flushed and closed): the directory, the segment files and the message count.
+#[cfg(target_os = "linux")]
+fn disk_log(mib: usize, payload: &[u8]) -> (tempfile::TempDir, Vec<std::path::PathBuf>, usize) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let count = (mib << 20) / (MESSAGE + 10);
+    let broker = Broker::start(BrokerConfig::on_disk(dir.path()).visible_on_append(true))
+        .expect("broker starts");
+    let mut p = Producer::new(broker.local_addr(), producer_config(500, true));
+    for _ in 0..count {
+        p.send_to(TOPIC, 0, payload).expect("send");
+    }
+    p.confirm(TOPIC).expect("confirm");
+    drop(p);
+    broker.shutdown().expect("shutdown");
+    let mut files: Vec<_> = std::fs::read_dir(dir.path().join(format!("{TOPIC}-0")))
+        .expect("partition dir")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "kafka"))
+        .collect();
+    files.sort();
+    (dir, files, count)
+}
+
+/// The disk baseline: every segment file sent with `sendfile(2)` in 1 MiB calls to a bare
+/// reader over loopback; the time until the reader has read everything.
+#[cfg(target_os = "linux")]
+fn sendfile_run(files: &[std::path::PathBuf]) -> Duration {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let opened: Vec<std::fs::File> = files
+        .iter()
+        .map(|f| std::fs::File::open(f).expect("open"))
+        .collect();
+    let total: u64 = opened
+        .iter()
+        .map(|f| f.metadata().expect("metadata").len())
+        .sum();
+    let reader = thread::spawn(move || {
+        let (mut s, _) = listener.accept().expect("accept");
+        let mut buf = vec![0u8; 1 << 20];
+        let mut got = 0u64;
+        while got < total {
+            let n = s.read(&mut buf).expect("read");
+            assert!(n > 0, "writer closed early");
+            got += n as u64;
+        }
+        got
+    });
+    let w = TcpStream::connect(addr).expect("connect");
+    w.set_nodelay(true).expect("nodelay");
+    let start = Instant::now();
+    for f in &opened {
+        let len = f.metadata().expect("metadata").len();
+        let mut at = 0u64;
+        while at < len {
+            let count = (len - at).min(1 << 20) as usize;
+            let n = rustix::fs::sendfile(&w, f, Some(&mut at), count).expect("sendfile");
+            assert!(n > 0, "file ended early");
+        }
+    }
+    assert_eq!(reader.join().expect("reader"), total);
+    start.elapsed()
+}
+
 /// Latency percentiles of `v` (sorted in place), in microseconds.
 fn percentiles(v: &mut [Duration]) -> (f64, f64) {
     v.sort();
@@ -308,7 +377,7 @@ fn many_bare(bytes: &[u8]) -> Duration {
 }
 
 /// Whether a group of ratio rows runs: all by default, or those `KAFKA07_LOOPBACK` lists
-/// (comma-separated: produce, broker, consume, many).
+/// (comma-separated: produce, broker, consume, disk, many).
 fn wanted(group: &str) -> bool {
     std::env::var("KAFKA07_LOOPBACK").map_or(true, |v| v.split(',').any(|g| g == group))
 }
@@ -464,6 +533,43 @@ fn main() {
         );
     }
     loaded.shutdown().expect("shutdown");
+    #[cfg(target_os = "linux")]
+    if wanted("disk") {
+        let mib = std::env::var("KAFKA07_DISK_MIB")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1024);
+        let (dir, files, count) = disk_log(mib, &payload);
+        for zero_copy in [true, false] {
+            let broker = Broker::start(
+                BrokerConfig::on_disk(dir.path())
+                    .visible_on_append(true)
+                    .zero_copy(zero_copy),
+            )
+            .expect("broker starts");
+            ratio(
+                &format!(
+                    "consume from a {mib} MiB on-disk log, 1 MiB fetches, {}",
+                    if zero_copy {
+                        "sendfile (zero copy)"
+                    } else {
+                        "zero copy off (pread + write)"
+                    }
+                ),
+                "sendfile(2) of the segment files to a bare reader, 1 MiB calls",
+                count as f64,
+                zero_copy.then_some(0.8),
+                || consume_run(&broker, count).0,
+                || sendfile_run(&files),
+            );
+            let s = broker.stats();
+            eprintln!(
+                "disk: {} bytes by sendfile, {} written from buffers",
+                s.bytes_sent_zero_copy, s.bytes_written
+            );
+            broker.shutdown().expect("shutdown");
+        }
+    }
     if !wanted("many") {
         return;
     }

@@ -236,23 +236,31 @@ impl Handler<'_> {
         // Shallow pass (the reference `verifyMessageSize`): CRC and framing of each top-level
         // entry; a top-level payload over max.message.size drops this item silently (E27).
         let mut shallow = set.shallow();
+        let (mut top, mut wrappers) = (0u64, false);
         for m in &mut shallow {
             let m = m.map_err(|_| "invalid message set")?;
             if m.message.payload().len() > s.max_message_size {
                 return Ok(());
             }
+            top += 1;
+            wrappers |= m.message.is_compressed();
         }
         // The valid bytes: a partial trailing message is dropped (E28).
         let valid = shallow.position();
-        // Deep pass: decompress wrappers and verify every inner CRC; count messages for the
-        // flush interval. Any error closes the connection (E12).
-        let messages = deep_count(
-            &p.messages[..valid],
-            scratch,
-            s.max_decompressed,
-            self.budget,
-            s.request_timeout,
-        )?;
+        // Deep pass, when there are wrappers: decompress them and verify every inner CRC;
+        // count messages for the flush interval. Any error closes the connection (E12).
+        // Without wrappers the shallow pass has checked everything there is to check.
+        let messages = if wrappers {
+            deep_count(
+                &p.messages[..valid],
+                scratch,
+                s.max_decompressed,
+                self.budget,
+                s.request_timeout,
+            )?
+        } else {
+            top
+        };
         let appended = lock(&log).append(&p.messages[..valid], messages);
         appended.map_err(|e| {
             // ENOSPC and the like: nothing of this request stays in the log (the append cut

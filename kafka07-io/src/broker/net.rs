@@ -40,6 +40,11 @@ const KEEP_BODY: usize = 1 << 20;
 const MAX_BATCH: usize = 64;
 const MAX_BATCH_BYTES: usize = 1 << 20;
 
+/// A read at a request boundary takes up to this many bytes at once into the event loop's
+/// one read buffer: the complete requests in them are queued without a read call each, and
+/// only a partial last one is kept by its connection (so an idle connection holds no buffer).
+const BULK_READ: usize = 64 << 10;
+
 /// Complete requests of one connection for the workers, handled in order.
 struct Job {
     id: u64,
@@ -186,6 +191,7 @@ pub(crate) fn start(
                     refusal_logged: None,
                     request_bytes: 0,
                     pause_logged: None,
+                    rbuf: Vec::new(),
                 }
                 .run()
             })?
@@ -248,6 +254,8 @@ struct EventLoop {
     /// Request body bytes all connections hold (at most `max_request_memory`).
     request_bytes: usize,
     pause_logged: Option<Instant>,
+    /// The read buffer of [`BULK_READ`] bytes, lent to one connection's read at a time.
+    rbuf: Vec<u8>,
 }
 
 impl EventLoop {
@@ -446,6 +454,33 @@ impl EventLoop {
         let shared = self.shared.clone();
         let settings = &shared.settings;
         while !c.busy && c.out.is_none() {
+            if c.body_len.is_none()
+                && c.size_got == 0
+                && self.request_bytes + BULK_READ <= settings.max_request_memory
+            {
+                let mut buf = std::mem::take(&mut self.rbuf);
+                buf.resize(BULK_READ, 0);
+                let next = match c.stream.read(&mut buf) {
+                    Ok(0) if !c.queue.is_empty() => Some(self.dispatch(id, c)),
+                    Ok(0) => Some(Next::Close(None)),
+                    Ok(n) => {
+                        self.split_requests(c, &buf[..n]);
+                        let bytes: usize = c.queue.iter().map(Vec::len).sum();
+                        (c.queue.len() >= MAX_BATCH || bytes >= MAX_BATCH_BYTES)
+                            .then(|| self.dispatch(id, c))
+                    }
+                    Err(e) if e.kind() == IoKind::WouldBlock => Some(self.dispatch_any(id, c)),
+                    Err(e) if e.kind() == IoKind::Interrupted => None,
+                    Err(_) => Some(Next::Close(None)),
+                };
+                self.rbuf = buf;
+                match next {
+                    Some(next) => return next,
+                    // A size left complete (to be checked below) or a request in part: on.
+                    None if c.size_got == 4 => {}
+                    None => continue,
+                }
+            }
             match c.body_len {
                 // (A complete size not validated yet: straight to the check below.)
                 None if c.size_got == 4 => {}
@@ -469,8 +504,10 @@ impl EventLoop {
                     // Request bodies of all connections together stay within
                     // max_request_memory: over it, this connection waits (its request
                     // timeout still runs).
-                    if want > c.counted {
-                        let more = want - c.counted;
+                    // Held: the queued bodies and this one (bulk reads count both).
+                    let need = want + c.queue.iter().map(Vec::len).sum::<usize>();
+                    if need > c.counted {
+                        let more = need - c.counted;
                         if self.request_bytes + more > settings.max_request_memory {
                             c.paused = true;
                             let now = Instant::now();
@@ -566,6 +603,56 @@ impl EventLoop {
         Next::Keep
     }
 
+    /// The bytes of one bulk read at a request boundary: each complete request with a valid
+    /// size is queued; what follows the last one (part of a size, or a size and part of its
+    /// body, or a size the checks in [`read`](Self::read) will refuse) is left in the
+    /// connection's request state, as if read there. Every byte kept counts against
+    /// `max_request_memory`.
+    fn split_requests(&mut self, c: &mut Conn, mut bytes: &[u8]) {
+        let max = self.shared.settings.max_socket_request_bytes;
+        let now = Instant::now();
+        c.active = now;
+        let mut kept = 0;
+        while !bytes.is_empty() {
+            match frame(bytes, max) {
+                Ok(Frame::Complete { body, consumed }) => {
+                    self.shared
+                        .counters
+                        .requests
+                        .fetch_add(1, Ordering::Relaxed);
+                    c.queue.push_back(body.to_vec());
+                    kept += body.len();
+                    bytes = &bytes[consumed..];
+                }
+                _ if bytes.len() < 4 => {
+                    c.size[..bytes.len()].copy_from_slice(bytes);
+                    c.size_got = bytes.len();
+                    c.started = Some(now);
+                    break;
+                }
+                // A valid size whose body is not all here, or a size the checks refuse:
+                // the size is checked again, as after a read of its four bytes.
+                _ => {
+                    c.size.copy_from_slice(&bytes[..4]);
+                    c.size_got = 4;
+                    c.started = Some(now);
+                    if frame(&bytes[..4], max).is_ok() {
+                        c.body.clear();
+                        c.body.extend_from_slice(&bytes[4..]);
+                        kept += bytes.len() - 4;
+                    }
+                    break;
+                }
+            }
+        }
+        self.request_bytes += kept;
+        c.counted += kept;
+        self.shared
+            .counters
+            .request_memory_peak
+            .fetch_max(self.request_bytes as u64, Ordering::Relaxed);
+    }
+
     /// Hands the queued requests to a worker (one job, handled in order).
     fn dispatch(&mut self, id: u64, c: &mut Conn) -> Next {
         c.busy = true;
@@ -643,17 +730,43 @@ impl EventLoop {
     /// Writes the response in chunks until the socket is full or it is done.
     fn write(&mut self, id: u64, c: &mut Conn) -> Next {
         let cap = self.shared.settings.response_chunk_bytes;
+        let zero_copy = self.shared.settings.zero_copy;
         loop {
             let Some(plan) = c.out.as_mut() else {
                 return Next::Keep;
             };
             if c.chunk_at == c.chunk.len() {
-                if let Err(e) = plan.next_chunk(&mut c.chunk, cap) {
+                if zero_copy {
+                    if let Some((file, pos, left)) = plan.file_data() {
+                        match send_file(&c.stream, file, pos, left) {
+                            Ok(0) => {
+                                ::log::error!(
+                                    "{}: a segment file ended before the range a response sends",
+                                    c.peer
+                                );
+                                return Next::Close(None);
+                            }
+                            Ok(n) => {
+                                plan.sent_file_data(n);
+                                c.active = Instant::now();
+                                self.shared
+                                    .counters
+                                    .zero_copy_bytes
+                                    .fetch_add(n, Ordering::Relaxed);
+                            }
+                            Err(e) if e.kind() == IoKind::WouldBlock => return Next::Keep,
+                            Err(e) if e.kind() == IoKind::Interrupted => {}
+                            Err(_) => return Next::Close(None),
+                        }
+                        continue;
+                    }
+                }
+                if let Err(e) = plan.next_chunk(&mut c.chunk, cap, zero_copy) {
                     ::log::error!("{}: cannot read the log for a response: {e}", c.peer);
                     return Next::Close(None);
                 }
                 c.chunk_at = 0;
-                if c.chunk.is_empty() {
+                if c.chunk.is_empty() && plan.is_done() {
                     c.out = None;
                     if c.chunk.capacity() > cap {
                         c.chunk = Vec::new();
@@ -668,6 +781,10 @@ impl EventLoop {
                 Ok(n) => {
                     c.chunk_at += n;
                     c.active = Instant::now();
+                    self.shared
+                        .counters
+                        .written_bytes
+                        .fetch_add(n as u64, Ordering::Relaxed);
                 }
                 Err(e) if e.kind() == IoKind::WouldBlock => return Next::Keep,
                 Err(e) if e.kind() == IoKind::Interrupted => {}
@@ -745,4 +862,29 @@ impl EventLoop {
             }
         }
     }
+}
+
+/// Sends up to `len` bytes of `file` at `pos` to the socket with `sendfile(2)`: the bytes go
+/// from the page cache to the socket without a copy through this process. Returns the bytes
+/// sent (0: the file ended first); `WouldBlock` when the socket is full.
+#[cfg(target_os = "linux")]
+fn send_file(stream: &TcpStream, file: &std::fs::File, pos: u64, len: u64) -> std::io::Result<u64> {
+    // One call moves at most 0x7ffff000 bytes (sendfile(2)); 1 GiB keeps well below.
+    let count = len.min(1 << 30) as usize;
+    let mut offset = pos;
+    let n = rustix::fs::sendfile(stream, file, Some(&mut offset), count)?;
+    Ok(n as u64)
+}
+
+/// Elsewhere: a bounded `pread` and `write` (this platform has no `sendfile(2)` here).
+#[cfg(not(target_os = "linux"))]
+fn send_file(stream: &TcpStream, file: &std::fs::File, pos: u64, len: u64) -> std::io::Result<u64> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = vec![0; len.min(64 << 10) as usize];
+    let n = file.read_at(&mut buf, pos)?;
+    if n == 0 {
+        return Ok(0);
+    }
+    let mut s = stream;
+    Ok(s.write(&buf[..n])? as u64)
 }

@@ -1,6 +1,8 @@
 //! Responses as plans: the small framing bytes inline, fetch data as references to log ranges
 //! that are read in bounded chunks while the response is written (issue #14: a response never
-//! holds a copy of the data it sends, whatever its size or the client's speed).
+//! holds a copy of the data it sends, whatever its size or the client's speed). On Linux, data
+//! in segment files goes from the file to the socket with `sendfile(2)` instead, without
+//! passing through this process (the reference's `FileChannel.transferTo`, spec §9).
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -98,10 +100,22 @@ impl Plan {
         self.total
     }
 
-    /// The next at most `max` bytes, read into `buf` (cleared first); empty when everything
-    /// was handed out. An error reading the log ends the response early (the caller closes
-    /// the connection: the client sees a short frame).
-    pub(crate) fn next_chunk(&mut self, buf: &mut Vec<u8>, max: usize) -> std::io::Result<()> {
+    /// Whether every byte was handed out.
+    pub(crate) fn is_done(&self) -> bool {
+        self.piece >= self.pieces.len()
+    }
+
+    /// The next at most `max` bytes, read into `buf` (cleared first). With `stop_at_files`,
+    /// the chunk ends where data from a segment file begins: the caller sends that with
+    /// [`file_data`](Self::file_data) (so a chunk may be empty while the plan is not
+    /// [done](Self::is_done)). An error reading the log ends the response early (the caller
+    /// closes the connection: the client sees a short frame).
+    pub(crate) fn next_chunk(
+        &mut self,
+        buf: &mut Vec<u8>,
+        max: usize,
+        stop_at_files: bool,
+    ) -> std::io::Result<()> {
         buf.clear();
         while buf.len() < max && self.piece < self.pieces.len() {
             let p = &self.pieces[self.piece];
@@ -113,6 +127,11 @@ impl Plan {
                 continue;
             }
             match &p.data {
+                Some(DataRef {
+                    source: Source::File(_),
+                    len,
+                    ..
+                }) if stop_at_files && self.data_at < *len => break,
                 Some(d) if self.data_at < d.len => {
                     let n = (d.len - self.data_at).min((max - buf.len()) as u64) as usize;
                     let old = buf.len();
@@ -128,6 +147,28 @@ impl Plan {
             }
         }
         Ok(())
+    }
+
+    /// When the writer stands at data in a segment file (everything before it handed out):
+    /// the file, the position of the next byte in it and the bytes left of the range.
+    pub(crate) fn file_data(&self) -> Option<(&File, u64, u64)> {
+        let p = self.pieces.get(self.piece)?;
+        if p.inline.start + self.inline_at < p.inline.end {
+            return None;
+        }
+        match &p.data {
+            Some(DataRef {
+                source: Source::File(f),
+                pos,
+                len,
+            }) if self.data_at < *len => Some((f, pos + self.data_at, len - self.data_at)),
+            _ => None,
+        }
+    }
+
+    /// Records that `n` bytes of the [`file_data`](Self::file_data) range were sent.
+    pub(crate) fn sent_file_data(&mut self, n: u64) {
+        self.data_at += n;
     }
 }
 
@@ -158,7 +199,7 @@ mod tests {
         let mut buf = Vec::new();
         let mut chunks = 0;
         loop {
-            plan.next_chunk(&mut buf, 3).unwrap();
+            plan.next_chunk(&mut buf, 3, false).unwrap();
             if buf.is_empty() {
                 break;
             }
@@ -168,5 +209,47 @@ mod tests {
             assert!(chunks < 100);
         }
         assert_eq!(all, b"HEAD23456789abmid012");
+        assert!(plan.is_done());
+    }
+
+    /// With `stop_at_files`, chunks hold only the inline and in-memory bytes, and the file
+    /// ranges come out of `file_data` in order, at the right positions.
+    #[test]
+    fn file_ranges_are_handed_out_between_chunks() {
+        let mut f = tempfile::tempfile().unwrap();
+        f.write_all(b"0123456789abcdef").unwrap();
+        let f = Arc::new(f);
+        let mut plan = Plan::inline(b"HEAD");
+        plan.push_data(DataRef {
+            source: Source::File(f.clone()),
+            pos: 2,
+            len: 10,
+        });
+        plan.push_data(DataRef {
+            source: Source::File(f),
+            pos: 0,
+            len: 3,
+        });
+        plan.push_inline(b"end");
+        let mut out = Vec::new();
+        let mut buf = Vec::new();
+        for _ in 0..100 {
+            if let Some((file, pos, left)) = plan.file_data() {
+                // Send at most 4 bytes at a time, as a full socket would cut a sendfile.
+                let n = left.min(4);
+                let mut part = vec![0; n as usize];
+                file.read_exact_at(&mut part, pos).unwrap();
+                out.extend_from_slice(&part);
+                plan.sent_file_data(n);
+                continue;
+            }
+            plan.next_chunk(&mut buf, 64, true).unwrap();
+            out.extend_from_slice(&buf);
+            if plan.is_done() {
+                break;
+            }
+        }
+        assert!(plan.is_done());
+        assert_eq!(out, b"HEAD23456789ab012end");
     }
 }
