@@ -56,6 +56,32 @@ pub struct Args {
     /// Close a connection whose request has not fully arrived this long after its first byte.
     #[arg(long, value_name = "MS", default_value_t = 30_000)]
     request_timeout_ms: u64,
+    /// Close a connection that takes none of its response for this long.
+    #[arg(long, value_name = "MS", default_value_t = 30_000)]
+    write_timeout_ms: u64,
+    /// Request handler threads (`num.threads`; default: the CPUs, 2 to 8). Connections are
+    /// served by one event loop whatever their number.
+    #[arg(long, value_name = "N")]
+    num_threads: Option<usize>,
+    /// Most bytes of request bodies all connections together hold while they arrive (at
+    /// least `--max-request-bytes`): over it, reading pauses until memory is given back.
+    #[arg(long, value_name = "BYTES", default_value_t = 256 << 20)]
+    max_request_memory: usize,
+    /// Largest request accepted (`max.socket.request.bytes`); larger: the connection is
+    /// closed, before anything is allocated.
+    #[arg(long, value_name = "BYTES", default_value_t = 104_857_600)]
+    max_request_bytes: usize,
+    /// Most bytes one compressed wrapper of a produce may inflate to while it is validated.
+    #[arg(long, value_name = "BYTES", default_value_t = 64 << 20)]
+    max_decompressed: usize,
+    /// Most bytes of decompression scratch all requests together hold at once (at least
+    /// `--max-decompressed`).
+    #[arg(long, value_name = "BYTES", default_value_t = 128 << 20)]
+    max_decompressed_total: usize,
+    /// Send fetch data through this process's buffers instead of with `sendfile(2)` straight
+    /// from the segment files (the default with `--data-dir` on Linux).
+    #[arg(long)]
+    no_zero_copy: bool,
     /// Log more on stderr: `-v` also each rejected request, connection closed by a timeout
     /// and recovery step, `-vv` debug. Without it only warnings and errors (refused
     /// connections, ENOSPC) are logged. `RUST_LOG` overrides both.
@@ -93,6 +119,40 @@ pub fn interrupt_flag() -> Arc<AtomicBool> {
     .clone()
 }
 
+/// Descriptors beyond connections and segment files: listener, event loop, log files, stdio.
+const FD_MARGIN: u64 = 64;
+
+/// Raises the soft open-file limit (`ulimit -n`) towards `need` (as far as the hard limit
+/// allows, as the JVM does for the reference broker); warns when it stays below.
+fn raise_fd_limit(need: u64) {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let lim = getrlimit(Resource::Nofile);
+    let current = lim.current.unwrap_or(u64::MAX);
+    if current >= need {
+        return;
+    }
+    let target = need.min(lim.maximum.unwrap_or(u64::MAX));
+    if target > current {
+        let raised = Rlimit {
+            current: Some(target),
+            maximum: lim.maximum,
+        };
+        if let Err(e) = setrlimit(Resource::Nofile, raised) {
+            log::warn!("cannot raise the open-file limit from {current} to {target}: {e}");
+        }
+    }
+    let now = getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX);
+    if now < need {
+        log::warn!(
+            "the open-file limit (ulimit -n) is {now}, below the {need} descriptors \
+             --max-connections and --max-open-segments may use: connections past it are \
+             refused"
+        );
+    } else {
+        log::info!("open-file limit raised from {current} to {now}");
+    }
+}
+
 /// Runs the broker until interrupted (or stdin ends, with --stop-on-eof).
 pub fn run(args: Args) -> anyhow::Result<Code> {
     let level = match args.verbose {
@@ -125,8 +185,18 @@ pub fn run(args: Args) -> anyhow::Result<Code> {
     .max_topics(args.max_topics.max(1))
     .max_open_segments(args.max_open_segments.max(1))
     .idle_timeout((args.idle_timeout_ms > 0).then(|| Duration::from_millis(args.idle_timeout_ms)))
-    .request_timeout(Duration::from_millis(args.request_timeout_ms.max(1)));
+    .request_timeout(Duration::from_millis(args.request_timeout_ms.max(1)))
+    .write_timeout(Duration::from_millis(args.write_timeout_ms.max(1)))
+    .max_socket_request_bytes(args.max_request_bytes.max(1))
+    .max_request_memory(args.max_request_memory.max(args.max_request_bytes))
+    .zero_copy(!args.no_zero_copy);
     config.num_partitions = args.partitions.max(1);
+    config.max_decompressed = args.max_decompressed.max(1);
+    config.max_decompressed_total = args.max_decompressed_total.max(config.max_decompressed);
+    if let Some(n) = args.num_threads {
+        config.num_threads = n.clamp(1, 1024);
+    }
+    raise_fd_limit(config.max_connections as u64 + config.max_open_segments as u64 + FD_MARGIN);
     if let (Some(connect), Some(id)) = (&args.zookeeper, args.broker_id) {
         config = config.zookeeper(
             super::cluster::zk_config(connect, args.zk_session_timeout_ms),

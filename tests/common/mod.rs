@@ -440,7 +440,21 @@ impl BrokerProc {
     /// `kafka07 broker ARGS --stop-on-eof`; with `keep_stderr`, what it logs is kept for
     /// [`stop_with_stderr`](Self::stop_with_stderr).
     pub fn start_with(args: &[&str], keep_stderr: bool) -> BrokerProc {
-        let mut child = Command::new(bin())
+        BrokerProc::start_under(&[], args, keep_stderr)
+    }
+
+    /// [`start_with`](Self::start_with), run under a wrapper command (`wrapper[0]` with the
+    /// rest of `wrapper` as its first arguments, then the kafka07 binary), such as `prlimit`.
+    pub fn start_under(wrapper: &[&str], args: &[&str], keep_stderr: bool) -> BrokerProc {
+        let mut cmd = match wrapper.split_first() {
+            Some((prog, rest)) => {
+                let mut c = Command::new(prog);
+                c.args(rest).arg(bin());
+                c
+            }
+            None => Command::new(bin()),
+        };
+        let mut child = cmd
             .arg("broker")
             .args(args)
             .arg("--stop-on-eof")
