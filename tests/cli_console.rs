@@ -294,38 +294,19 @@ fn produce_magic_0_delimiters_and_raw_input() {
     assert_eq!(out.code, Some(2), "{}", out.stderr);
 
     // No \r is stripped; NUL as the delimiter; a trailing delimiter ends the last message.
-    let out = k_in(&["produce", "-b", &b, "-t", "d"], b"crlf\r\nlf\n\nlast");
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
-    assert!(
-        out.stderr.starts_with("produced 4 messages to d:0"),
-        "{}",
-        out.stderr
-    );
-    let out = k_in(
-        &["produce", "-b", &b, "-t", "d", "--delimiter", "\\0"],
+    let produced = |args: &[&str], stdin: &[u8], summary: &str| {
+        let out = k_in(&[&["produce", "-b", &b, "-t", "d"], args].concat(), stdin);
+        assert_eq!(out.code, Some(0), "{}", out.stderr);
+        assert!(out.stderr.starts_with(summary), "{}", out.stderr);
+    };
+    produced(&[], b"crlf\r\nlf\n\nlast", "produced 4 messages to d:0");
+    produced(
+        &["--delimiter", "\\0"],
         b"multi\nline\0bin\xff\0",
+        "produced 2 messages",
     );
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
-    assert!(
-        out.stderr.starts_with("produced 2 messages"),
-        "{}",
-        out.stderr
-    );
-    let out = k_in(
-        &["produce", "-b", &b, "-t", "d", "--delimiter", ","],
-        b"a,b",
-    );
-    assert!(
-        out.stderr.starts_with("produced 2 messages"),
-        "{}",
-        out.stderr
-    );
-    let out = k_in(&["produce", "-b", &b, "-t", "d", "--raw"], b"all\nof\0it\n");
-    assert!(
-        out.stderr.starts_with("produced 1 message to"),
-        "{}",
-        out.stderr
-    );
+    produced(&["--delimiter", ","], b"a,b", "produced 2 messages");
+    produced(&["--raw"], b"all\nof\0it\n", "produced 1 message to");
     assert_eq!(
         k(&["consume", "-b", &b, "-t", "d", "--format", "hex"]).text(),
         [

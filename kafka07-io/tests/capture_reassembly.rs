@@ -345,6 +345,19 @@ fn snaplen_truncated_frame_delivers_captured_part_and_gap() {
     assert_eq!(up.bytes, expected);
 }
 
+/// A pcap file of Ethernet `records` with the default options.
+fn ethernet_pcap(records: &[PcapRecord<'_>]) -> Vec<u8> {
+    let mut file = Vec::new();
+    write_capture(
+        &mut file,
+        &WriteOptions::default(),
+        linktype::ETHERNET,
+        records,
+    )
+    .unwrap();
+    file
+}
+
 #[test]
 fn snaplen_cutting_only_headers_is_skipped() {
     // 40 bytes of a 58-byte frame: the TCP header is cut after 6 bytes. Skipped, as cut by
@@ -352,14 +365,7 @@ fn snaplen_cutting_only_headers_is_skipped() {
     let f = Flow::eth(CLIENT, SERVER);
     let frame = f.c(1, 1, psh(), b"data");
     let records = [PcapRecord::truncated(Timestamp::new(1, 0), &frame, 40)];
-    let mut file = Vec::new();
-    write_capture(
-        &mut file,
-        &WriteOptions::default(),
-        linktype::ETHERNET,
-        &records,
-    )
-    .unwrap();
+    let file = ethernet_pcap(&records);
     let evs = events(&file);
     assert_eq!(evs.len(), 1);
     assert!(matches!(
@@ -371,14 +377,7 @@ fn snaplen_cutting_only_headers_is_skipped() {
     ));
     // The same bytes in a record that says nothing was cut: malformed.
     let records = [PcapRecord::new(Timestamp::new(1, 0), &frame[..40])];
-    let mut file = Vec::new();
-    write_capture(
-        &mut file,
-        &WriteOptions::default(),
-        linktype::ETHERNET,
-        &records,
-    )
-    .unwrap();
+    let file = ethernet_pcap(&records);
     assert!(matches!(
         &events(&file)[0],
         CaptureEvent::Skipped {

@@ -177,23 +177,29 @@ mod tests {
     use super::*;
     use std::io::Write;
 
-    #[test]
-    fn chunks_are_bounded_and_in_order() {
+    /// A segment file holding `0123456789abcdef`.
+    fn file() -> Arc<File> {
         let mut f = tempfile::tempfile().unwrap();
         f.write_all(b"0123456789abcdef").unwrap();
-        let f = Arc::new(f);
-        let mut plan = Plan::inline(b"HEAD");
-        plan.push_data(DataRef {
+        Arc::new(f)
+    }
+
+    /// `len` bytes of `f` at `pos`.
+    fn range(f: &Arc<File>, pos: u64, len: u64) -> DataRef {
+        DataRef {
             source: Source::File(f.clone()),
-            pos: 2,
-            len: 10,
-        });
+            pos,
+            len,
+        }
+    }
+
+    #[test]
+    fn chunks_are_bounded_and_in_order() {
+        let f = file();
+        let mut plan = Plan::inline(b"HEAD");
+        plan.push_data(range(&f, 2, 10));
         plan.push_inline(b"mid");
-        plan.push_data(DataRef {
-            source: Source::File(f),
-            pos: 0,
-            len: 3,
-        });
+        plan.push_data(range(&f, 0, 3));
         assert_eq!(plan.total(), 4 + 10 + 3 + 3);
         let mut all = Vec::new();
         let mut buf = Vec::new();
@@ -216,20 +222,10 @@ mod tests {
     /// ranges come out of `file_data` in order, at the right positions.
     #[test]
     fn file_ranges_are_handed_out_between_chunks() {
-        let mut f = tempfile::tempfile().unwrap();
-        f.write_all(b"0123456789abcdef").unwrap();
-        let f = Arc::new(f);
+        let f = file();
         let mut plan = Plan::inline(b"HEAD");
-        plan.push_data(DataRef {
-            source: Source::File(f.clone()),
-            pos: 2,
-            len: 10,
-        });
-        plan.push_data(DataRef {
-            source: Source::File(f),
-            pos: 0,
-            len: 3,
-        });
+        plan.push_data(range(&f, 2, 10));
+        plan.push_data(range(&f, 0, 3));
         plan.push_inline(b"end");
         let mut out = Vec::new();
         let mut buf = Vec::new();
