@@ -455,7 +455,7 @@ impl ConnectionDecoder {
         };
         let head = st.data();
         let packet_len = head.len() as u64 + missing;
-        let ends_before = (frame.lo..=frame.hi).contains(&(frame.len - 4));
+        let ends_before = (frame.lo..=frame.hi).contains(&frame.len.saturating_sub(4));
         let starts_here = st.start == st.packet_at
             && match head.first_chunk::<4>() {
                 Some(size) => (2..=max as i64).contains(&i64::from(i32::from_be_bytes(*size))),
@@ -470,7 +470,7 @@ impl ConnectionDecoder {
         frame.packets += 1;
         st.consume_all();
         st.start += missing;
-        if frame.len - 4 > frame.hi {
+        if frame.len.saturating_sub(4) > frame.hi {
             // No packet boundary fits: the frame's end is unknown.
             let id = st.id;
             st.resync_from = Some(st.start);
@@ -655,7 +655,7 @@ impl ConnectionDecoder {
             // A frame being delimited by inference: the end of the stream ends it, if its
             // size bytes allow.
             if let Some(frame) = self.state(dir).infer.take() {
-                if (frame.lo..=frame.hi).contains(&(frame.len - 4)) {
+                if (frame.lo..=frame.hi).contains(&frame.len.saturating_sub(4)) {
                     self.emit_inferred(dir, &frame, sink);
                 } else {
                     let id = self.state(dir).id;

@@ -532,3 +532,18 @@ fn a_frame_starting_inside_a_packet_is_not_delimited_by_the_packet() {
         .contains("starts inside a packet"));
     assert_eq!((s.inferred_frames, s.requests), (0, 1));
 }
+
+#[test]
+fn a_packet_shorter_than_a_size_field_starting_an_inference_does_not_underflow() {
+    // 00 01 kept of a 3-byte packet: a frame of 65,540 bytes or more starts there, so the
+    // frame's end is inferred over the next packets. Its length (3) is below the 4 size
+    // bytes; the checks against the frame's size range must not wrap (a panic in debug
+    // builds before). The next 2-byte packet fits no boundary either: one `unaligned`.
+    let (v, s) = packets(Dir::ToServer, &[(&[0, 1], 1), (&[0, 0], 0)]);
+    let un = of_type(&v, "uncaptured");
+    assert_eq!(un.len(), 1, "{v:?}");
+    assert_eq!(un[0]["what"], "unaligned");
+    assert_eq!(un[0]["at"].as_u64(), Some(0));
+    assert!(of_type(&v, "request").is_empty());
+    assert_eq!((s.inferred_frames, s.requests), (0, 0));
+}
