@@ -238,7 +238,14 @@ impl Client {
         retry: bool,
         mut f: impl FnMut(&mut Connection) -> Result<T>,
     ) -> Result<T> {
-        let mut tries = if retry { 2 } else { 1 };
+        // Deferred PRODUCEs go out ahead of the request: if the connection fails then, a
+        // retry would send only the request and lose them (and hide a rejection), so the
+        // error is returned instead.
+        let mut tries = if retry && self.pending_write_bytes() == 0 {
+            2
+        } else {
+            1
+        };
         loop {
             tries -= 1;
             let conn = self.connection()?;

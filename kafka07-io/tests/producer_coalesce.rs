@@ -169,3 +169,29 @@ fn several_topics_coalesce_as_multiproduce_in_order() {
             .collect::<Vec<_>>()
     );
 }
+
+/// A request with a response sends the deferred PRODUCEs ahead of it; when the broker
+/// rejects one of them (here: a partition it does not have) and closes the connection, the
+/// request fails instead of being retried alone on a new connection, which would drop the
+/// deferred messages and hide the rejection.
+#[test]
+fn a_rejected_deferred_produce_fails_the_request_behind_it() {
+    let b = broker();
+    let mut client = Client::connect(b.local_addr()).unwrap();
+    let set = plain(&[b"kept", b"never stored"]);
+    client
+        .produce_deferred("t", 0, &plain(&[b"first"]), 1 << 20)
+        .unwrap();
+    client.produce_deferred("t", 7, &set, 1 << 20).unwrap();
+    assert!(client.pending_write_bytes() > 0);
+    let e = client.fetch("t", 0, 0, 1 << 20).unwrap_err();
+    assert!(
+        matches!(e, kafka07_io::Error::Closed { .. }),
+        "expected the broker's close, got {e}"
+    );
+    assert_eq!(client.pending_write_bytes(), 0);
+    // The produce before the rejected one was stored; the connection is usable again.
+    let stored = fetched(b.local_addr(), "t");
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].1, b"first");
+}
