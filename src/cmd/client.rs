@@ -163,7 +163,10 @@ pub fn request_failure(
         }
         _ => None,
     };
-    if let Some(how) = rejected {
+    // A PRODUCE to partition -1 goes to a partition the broker picks: the partition was not
+    // what it rejected, so it is not probed.
+    let random = request == "PRODUCE" && partition == kafka07::io::proto::RANDOM_PARTITION;
+    if let Some(how) = rejected.filter(|_| !random) {
         if let Some(n) = partition_count(brokers, topic, partition) {
             return Failure::new(
                 Code::BrokerError,
