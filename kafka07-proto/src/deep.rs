@@ -145,12 +145,7 @@ pub(crate) fn member_crc(out: &[u8], policy: CrcPolicy, crc: &Crc) -> (u32, usiz
                 };
                 let (stored, payload) = m.split();
                 if payload.len() >= COMBINE_MIN {
-                    let gap = &out[covered..end - payload.len()];
-                    acc = if gap.len() <= 16 {
-                        extend_short(acc, gap)
-                    } else {
-                        combine(acc, crc.hash(gap), gap.len())
-                    };
+                    acc = join(acc, &out[covered..end - payload.len()]);
                     let c = crc.hash(payload);
                     acc = combine(acc, c, payload.len());
                     covered = end;
@@ -462,10 +457,7 @@ impl<'a> Deep<'a> {
                 continue;
             };
             level.pos += message.wire_len();
-            let crc = if message.wire_len() >= COMBINE_MIN + LENGTH_PREFIX + HEADER_V0
-                && at < level.verified_until
-                && message.payload().len() >= COMBINE_MIN
-            {
+            let crc = if at < level.verified_until && message.payload().len() >= COMBINE_MIN {
                 // Hashed and matched while the wrapper's trailer CRC was checked.
                 CrcStatus::Valid
             } else {
