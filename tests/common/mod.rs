@@ -408,13 +408,28 @@ pub fn run_closed_pipe(
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn kafka07");
+    // The first bytes are read on a thread, so a process that writes fewer of them and
+    // keeps running (`--follow`) fails the test after `limit` instead of hanging it.
     let mut out = child.stdout.take().unwrap();
-    let mut kept = vec![0u8; keep];
-    if keep > 0 {
-        out.read_exact(&mut kept)
-            .expect("the first bytes of the output");
-    }
-    drop(out);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut kept = vec![0u8; keep];
+        let read = if keep > 0 {
+            out.read_exact(&mut kept)
+        } else {
+            Ok(())
+        };
+        drop(out);
+        let _ = tx.send(read.map(|()| kept));
+    });
+    let kept = match rx.recv_timeout(limit) {
+        Ok(Ok(kept)) => kept,
+        outcome => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("kafka07 {args:?}: the first {keep} bytes of its output: {outcome:?}");
+        }
+    };
     let t_err = read_all(child.stderr.take().unwrap());
     let status = wait_for(&mut child, args, limit);
     let stderr = String::from_utf8_lossy(&t_err.join().unwrap()).into_owned();
