@@ -64,17 +64,28 @@ fn samsa(inst: &Installed, args: &[&str], label: &str) -> Value {
         .stderr(Stdio::piped())
         .spawn()
         .expect("python runs");
+    // Both pipes are drained while it runs, so a chatty child cannot block on a full pipe.
+    let drain = |mut r: Box<dyn std::io::Read + Send>| {
+        std::thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = r.read_to_end(&mut v);
+            v
+        })
+    };
+    let out_t = drain(Box::new(child.stdout.take().unwrap()));
+    let err_t = drain(Box::new(child.stderr.take().unwrap()));
     let deadline = Instant::now() + Duration::from_secs(90);
     while child.try_wait().unwrap().is_none() {
         if Instant::now() > deadline {
             let _ = child.kill();
+            let _ = child.wait();
             panic!("samsa_zk.py {args:?} did not finish within 90 s");
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let line = String::from_utf8_lossy(&out.stdout);
+    let (out, err) = (out_t.join().unwrap(), err_t.join().unwrap());
+    let stderr = String::from_utf8_lossy(&err);
+    let line = String::from_utf8_lossy(&out);
     let v: Value = serde_json::from_str(line.trim()).unwrap_or_else(|e| {
         panic!("samsa_zk.py {args:?}: no JSON ({e}); stdout {line:?}, stderr:\n{stderr}")
     });

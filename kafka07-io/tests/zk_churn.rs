@@ -235,6 +235,7 @@ fn run_producer(connect: String, n: usize, progress: Arc<AtomicUsize>) -> Produc
         ProducerConfig::default().batch_messages(50),
     )
     .expect("producer connects");
+    let started = Instant::now();
     let mut report = ProducerReport::default();
     for round in 0..PER_PRODUCER / ROUND {
         let mut attempt = 0;
@@ -251,7 +252,10 @@ fn run_producer(connect: String, n: usize, progress: Arc<AtomicUsize>) -> Produc
                 Err(e) => {
                     attempt += 1;
                     report.resent_rounds += 1;
-                    assert!(attempt < 100, "producer {n} round {round}: {e}");
+                    assert!(
+                        attempt < 100 && started.elapsed() < DEADLINE,
+                        "producer {n} round {round}, attempt {attempt}: {e}"
+                    );
                     std::thread::sleep(Duration::from_millis(100));
                 }
             }
