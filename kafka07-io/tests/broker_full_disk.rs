@@ -166,12 +166,13 @@ fn full_disk_append_is_cut_back_and_appends_resume_when_space_returns() {
     assert_eq!(payloads(&mut c, "full"), want);
 }
 
-/// The fallback: this test binary again, under a file-size limit.
+/// The fallback: this test binary again, under a file-size limit (and coreutils' `timeout`,
+/// so a child that hangs fails the test instead of hanging it).
 fn fsize_parent() {
     let exe = std::env::current_exe().unwrap();
     let out = Command::new("sh")
         .arg("-c")
-        .arg("ulimit -f 64 && trap '' XFSZ && exec \"$0\" \"$@\"")
+        .arg("ulimit -f 64 && trap '' XFSZ && exec timeout 120 \"$0\" \"$@\"")
         .arg(exe)
         .args([
             "--exact",
