@@ -174,9 +174,10 @@ pub fn run(args: Args) -> anyhow::Result<Code> {
             .map_err(|e| fail(e, "PRODUCE"))?;
         count += 1;
     }
-    if args.no_confirm {
-        producer.flush().map_err(|e| fail(e, "PRODUCE"))?;
-    } else {
+    // The last batch is written first, so that an error writing it is reported as the
+    // PRODUCE's own, not as the confirming FETCH's.
+    producer.flush().map_err(|e| fail(e, "PRODUCE"))?;
+    if !args.no_confirm {
         // Wait until the broker has processed every request: a rejected one closes the
         // connection, which this round trip reports.
         producer.confirm(&args.topic).map_err(|e| {
