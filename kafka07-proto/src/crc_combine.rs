@@ -91,8 +91,12 @@ const fn mul_in(t: &[[u32; 256]; 10], a: u32, b: u32) -> u32 {
         ^ t[0][(r >> 24) as usize]
 }
 
+/// `x^(8·n) mod P` for `n < SHORT`: computed once at compile time, for [`SHIFT`] and for
+/// the first entry of [`LONG`].
+const SHIFT_CONST: [u32; SHORT] = shift_table();
+
 /// `x^(8·n) mod P` for `n < SHORT`.
-static SHIFT: [u32; SHORT] = shift_table();
+static SHIFT: [u32; SHORT] = SHIFT_CONST;
 
 /// `x^(8·SHORT·2^j) mod P`, for lengths of `SHORT` and more.
 static LONG: [u32; 64] = long_table();
@@ -112,23 +116,13 @@ const fn shift_table() -> [u32; SHORT] {
 const fn long_table() -> [u32; 64] {
     let mut t = [0u32; 64];
     // x^(8·SHORT) = (x^(8·(SHORT-1)))·x^8, then squares.
-    t[0] = mul_in(&TABLES_CONST, shift_table_last(), 0x8000_0000 >> 8);
+    t[0] = mul_in(&TABLES_CONST, SHIFT_CONST[SHORT - 1], 0x8000_0000 >> 8);
     let mut j = 1;
     while j < 64 {
         t[j] = mul_in(&TABLES_CONST, t[j - 1], t[j - 1]);
         j += 1;
     }
     t
-}
-
-const fn shift_table_last() -> u32 {
-    let mut c = 0x8000_0000u32;
-    let mut n = 1;
-    while n < SHORT {
-        c = mul_in(&TABLES_CONST, c, 0x8000_0000 >> 8);
-        n += 1;
-    }
-    c
 }
 
 /// `x^(8·len) mod P`.
