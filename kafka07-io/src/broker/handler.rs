@@ -9,7 +9,7 @@ use kafka07_proto::{
     Parts, ProduceRequest, Request, Response, RANDOM_PARTITION,
 };
 
-use super::log::ReadError;
+use super::log::{Clock, ReadError};
 use super::response::{DataRef, Plan};
 use super::store::{fits_file_name, lock, validate_topic, CreateError, Store};
 use super::Settings;
@@ -232,21 +232,10 @@ impl Handler<'_> {
                 return Err("cannot create the log");
             }
         };
-        let set = p.message_set();
-        // Shallow pass (the reference `verifyMessageSize`): CRC and framing of each top-level
-        // entry; a top-level payload over max.message.size drops this item silently (E27).
-        let mut shallow = set.shallow();
-        let (mut top, mut wrappers) = (0u64, false);
-        for m in &mut shallow {
-            let m = m.map_err(|_| "invalid message set")?;
-            if m.message.payload().len() > s.max_message_size {
-                return Ok(());
-            }
-            top += 1;
-            wrappers |= m.message.is_compressed();
-        }
-        // The valid bytes: a partial trailing message is dropped (E28).
-        let valid = shallow.position();
+        let (valid, top, wrappers) = match self.shallow_check(p)? {
+            Some(checked) => checked,
+            None => return Ok(()),
+        };
         // Deep pass, when there are wrappers: decompress them and verify every inner CRC;
         // count messages for the flush interval. Any error closes the connection (E12).
         // Without wrappers the shallow pass has checked everything there is to check.
@@ -261,16 +250,92 @@ impl Handler<'_> {
         } else {
             top
         };
-        let appended = lock(&log).append(&p.messages[..valid], messages);
-        appended.map_err(|e| {
-            // ENOSPC and the like: nothing of this request stays in the log (the append cut
-            // its partial bytes), earlier data stays readable, later appends are tried anew.
-            ::log::error!(
-                "cannot append {valid} bytes to {topic}-{partition}: {e}; the request is \
-                 refused and its connection closed"
-            );
-            "cannot write the log"
-        })
+        append(
+            &log,
+            topic,
+            partition,
+            &p.messages[..valid],
+            messages,
+            Clock::now(),
+        )
+    }
+
+    /// The shallow pass over a PRODUCE's messages (the reference `verifyMessageSize`): CRC
+    /// and framing of each top-level entry. `(valid bytes, top-level entries, any compressed
+    /// wrapper)`, or `None` when a top-level payload over max.message.size drops the item
+    /// silently (E27). The valid bytes leave out a partial trailing message (E28).
+    fn shallow_check(
+        &self,
+        p: &ProduceRequest<'_>,
+    ) -> Result<Option<(usize, u64, bool)>, &'static str> {
+        let set = p.message_set();
+        let mut shallow = set.shallow();
+        let (mut top, mut wrappers) = (0u64, false);
+        for m in &mut shallow {
+            let m = m.map_err(|_| "invalid message set")?;
+            if m.message.payload().len() > self.settings.max_message_size {
+                return Ok(None);
+            }
+            top += 1;
+            wrappers |= m.message.is_compressed();
+        }
+        Ok(Some((shallow.position(), top, wrappers)))
+    }
+
+    /// Handles `body` where it was read (the event loop), when it is a PRODUCE that only
+    /// costs a parse, its CRCs and a copy: plain messages (no wrapper to decompress) into an
+    /// existing in-memory log (no file to write, no fsync), a fixed partition, nothing over
+    /// max.message.size. That is the success path of [`handle`](Self::handle) for such a
+    /// request, with the same effect (`Err`: the log could not be written, the connection
+    /// is closed). Anything else is `None` with nothing done, for a worker to handle with
+    /// every check and log line it has.
+    ///
+    /// `cache` keeps the last log this connection produced to, with its topic and
+    /// partition: a producer's requests all name the same partition, and a name and
+    /// partition checked once stay valid (settings do not change, logs are never removed).
+    pub(crate) fn produce_inline(
+        &self,
+        body: &[u8],
+        cache: &mut Option<CachedLog>,
+        now: Clock,
+    ) -> Option<Result<(), &'static str>> {
+        if !self.store.in_memory() {
+            return None;
+        }
+        let Ok((Request::Produce(p), _)) = Request::parse_prefix(body) else {
+            return None;
+        };
+        if p.partition < 0 {
+            return None;
+        }
+        let hit = cache.as_ref().is_some_and(|c| {
+            c.partition == p.partition && c.topic.as_bytes() == p.topic.as_bytes()
+        });
+        if !hit {
+            let topic = self.topic(p.topic.as_bytes()).ok()?;
+            if p.partition as u32 >= self.settings.partitions(topic) {
+                return None;
+            }
+            let log = self.store.get(topic, p.partition as u32)?;
+            *cache = Some(CachedLog {
+                topic: topic.to_owned(),
+                partition: p.partition,
+                log,
+            });
+        }
+        let c = cache.as_ref()?;
+        let (valid, messages, false) = self.shallow_check(&p).ok()?? else {
+            return None;
+        };
+        let appended = append(
+            &c.log,
+            &c.topic,
+            c.partition as u32,
+            &p.messages[..valid],
+            messages,
+            now,
+        );
+        Some(appended)
     }
 
     /// One FETCH (or MULTIFETCH part): the error code and the range to send (nothing read).
@@ -318,6 +383,35 @@ impl Handler<'_> {
                 .ok_or("negative maximum number of offsets"), // E31
         }
     }
+}
+
+/// The log a connection produced to last ([`Handler::produce_inline`]).
+pub(crate) struct CachedLog {
+    topic: String,
+    partition: i32,
+    log: super::store::SharedLog,
+}
+
+/// Appends validated bytes; `Err` (the request refused, its connection closed) when the log
+/// cannot be written.
+fn append(
+    log: &super::store::SharedLog,
+    topic: &str,
+    partition: u32,
+    valid: &[u8],
+    messages: u64,
+    now: Clock,
+) -> Result<(), &'static str> {
+    lock(log).append_at(valid, messages, now).map_err(|e| {
+        // ENOSPC and the like: nothing of this request stays in the log (the append cut
+        // its partial bytes), earlier data stays readable, later appends are tried anew.
+        ::log::error!(
+            "cannot append {} bytes to {topic}-{partition}: {e}; the request is refused and \
+             its connection closed",
+            valid.len()
+        );
+        "cannot write the log"
+    })
 }
 
 /// Deep-iterates `set` (CRCs verified, wrappers decompressed one top-level entry at a time)

@@ -346,8 +346,15 @@ impl Log {
     /// Appends already validated message-set bytes holding `messages` deep messages: rolls
     /// first if the active segment is larger than `log.file.size` (or too old), writes, and
     /// flushes when the unflushed message count reaches `log.flush.interval` (spec §9.5, §9.6).
+    #[cfg(test)]
     pub(crate) fn append(&mut self, bytes: &[u8], messages: u64) -> io::Result<()> {
-        self.maybe_roll()?;
+        self.append_at(bytes, messages, Clock::now())
+    }
+
+    /// [`append`](Self::append) with the time read once by the caller (a handler reads
+    /// the clock once per batch of requests, not once per request).
+    pub(crate) fn append_at(&mut self, bytes: &[u8], messages: u64, now: Clock) -> io::Result<()> {
+        self.maybe_roll(now.mono)?;
         let visible_on_append = self.cfg.visible_on_append;
         let seg = self
             .segments
@@ -376,8 +383,8 @@ impl Log {
             }
             seg.last_entry = last_entry_in(bytes).map(|at| seg.size + at);
             seg.size += bytes.len() as u64;
-            seg.mtime = SystemTime::now();
-            seg.first_append.get_or_insert_with(Instant::now);
+            seg.mtime = now.wall;
+            seg.first_append.get_or_insert(now.mono);
             if visible_on_append {
                 seg.visible = seg.size;
             }
@@ -399,11 +406,11 @@ impl Log {
         }
     }
 
-    fn maybe_roll(&mut self) -> io::Result<()> {
+    fn maybe_roll(&mut self, now: Instant) -> io::Result<()> {
         let l = self.last();
         let by_size = l.size > self.cfg.log_file_size;
         let by_time = match (self.cfg.roll_interval, l.first_append) {
-            (Some(max), Some(first)) => l.size > 0 && first.elapsed() > max,
+            (Some(max), Some(first)) => l.size > 0 && now.saturating_duration_since(first) > max,
             _ => false,
         };
         if !(by_size || by_time) {
@@ -561,6 +568,23 @@ fn new_file_segment(dir: &Path, start: u64) -> io::Result<Segment> {
 }
 
 /// Position of the last top-level entry of already validated message-set bytes.
+/// The time of an append: wall clock (a memory segment's mtime) and monotonic (its age).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Clock {
+    pub wall: SystemTime,
+    pub mono: Instant,
+}
+
+impl Clock {
+    /// Both clocks, now.
+    pub(crate) fn now() -> Clock {
+        Clock {
+            wall: SystemTime::now(),
+            mono: Instant::now(),
+        }
+    }
+}
+
 fn last_entry_in(bytes: &[u8]) -> Option<u64> {
     let mut pos = 0usize;
     let mut last = None;

@@ -417,6 +417,11 @@ pub struct BrokerStats {
     pub connections_open: u64,
     /// Requests handled.
     pub requests: u64,
+    /// Of those, requests the event loop handled where it read them, without a worker: a
+    /// PRODUCE of plain messages into an existing in-memory log (a parse, the CRCs and a
+    /// copy). Everything else (file logs, compressed wrappers, new logs, fetches, errors)
+    /// goes to the workers.
+    pub requests_in_event_loop: u64,
     /// Connections the broker closed in reaction to a request (spec §6.9).
     pub closed_by_broker: u64,
     /// Connections closed by a timeout (request, idle or write).
@@ -442,6 +447,7 @@ struct Counters {
     refused: AtomicU64,
     open: AtomicU64,
     requests: AtomicU64,
+    in_loop: AtomicU64,
     closed_by_broker: AtomicU64,
     timed_out: AtomicU64,
     request_memory_peak: AtomicU64,
@@ -601,6 +607,7 @@ impl Broker {
             connections_refused: c.refused.load(Ordering::Relaxed),
             connections_open: c.open.load(Ordering::Relaxed),
             requests: c.requests.load(Ordering::Relaxed),
+            requests_in_event_loop: c.in_loop.load(Ordering::Relaxed),
             closed_by_broker: c.closed_by_broker.load(Ordering::Relaxed),
             timed_out: c.timed_out.load(Ordering::Relaxed),
             request_memory_peak: c.request_memory_peak.load(Ordering::Relaxed),

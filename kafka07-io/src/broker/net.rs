@@ -4,6 +4,14 @@
 //! request, hands it to a worker, writes the response in bounded chunks, and only then reads
 //! the next request, so requests on a connection are handled strictly in order.
 //!
+//! One kind of request is handled by the event loop itself, where it is read, as the
+//! reference's network threads handled every request: a PRODUCE of plain messages into an
+//! existing in-memory log, which costs a parse, its CRCs and a copy, and can neither block
+//! on a file nor decompress anything ([`Handler::produce_inline`]). Only while nothing of its
+//! connection waits for a worker (so the order holds), and at most [`LOOP_TURN_BYTES`] of a
+//! connection per turn before the others (so one producer cannot keep the loop to itself).
+//! Pipelined small PRODUCEs thus cost no hand-over to a worker and back.
+//!
 //! Limits (issue #14): a request must arrive within `request_timeout` of its first byte
 //! (slowloris), a connection with no request in progress is closed after `idle_timeout`, a
 //! response the client does not take for `write_timeout` closes the connection, and at
@@ -22,7 +30,8 @@ use kafka07_proto::{frame, Frame};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 
-use super::handler::{Handler, Reaction, Scratch};
+use super::handler::{CachedLog, Handler, Reaction, Scratch};
+use super::log::Clock;
 use super::response::Plan;
 use super::Shared;
 
@@ -44,6 +53,10 @@ const MAX_BATCH_BYTES: usize = 1 << 20;
 /// one read buffer: the complete requests in them are queued without a read call each, and
 /// only a partial last one is kept by its connection (so an idle connection holds no buffer).
 const BULK_READ: usize = 64 << 10;
+
+/// Most request bytes of one connection the event loop handles itself (see
+/// [`Handler::produce_inline`]) before it turns to the other connections.
+const LOOP_TURN_BYTES: usize = 256 << 10;
 
 /// Complete requests of one connection for the workers, handled in order.
 struct Job {
@@ -89,6 +102,8 @@ struct Conn {
     /// close is an orderly one (a close with unread bytes would be a reset, which is how
     /// refused connections end).
     draining: Option<Instant>,
+    /// The log this connection's last PRODUCE handled in the event loop went to.
+    cache: Option<CachedLog>,
 }
 
 /// Longest lingering close of a connection whose request was rejected.
@@ -192,6 +207,7 @@ pub(crate) fn start(
                     request_bytes: 0,
                     pause_logged: None,
                     rbuf: Vec::new(),
+                    ready: Vec::new(),
                 }
                 .run()
             })?
@@ -256,6 +272,10 @@ struct EventLoop {
     pause_logged: Option<Instant>,
     /// The read buffer of [`BULK_READ`] bytes, lent to one connection's read at a time.
     rbuf: Vec<u8>,
+    /// Connections that stopped reading with bytes possibly left in the socket, after
+    /// handling [`LOOP_TURN_BYTES`] of requests in the loop (so one busy producer cannot
+    /// keep the loop from the others): read again before the next wait.
+    ready: Vec<u64>,
 }
 
 impl EventLoop {
@@ -263,7 +283,12 @@ impl EventLoop {
         let mut events = Events::with_capacity(1024);
         let mut last_sweep = Instant::now();
         while !self.shared.stopping.load(Ordering::SeqCst) {
-            if let Err(e) = self.poll.poll(&mut events, Some(TICK)) {
+            let wait = if self.ready.is_empty() {
+                TICK
+            } else {
+                Duration::ZERO
+            };
+            if let Err(e) = self.poll.poll(&mut events, Some(wait)) {
                 if e.kind() != IoKind::Interrupted {
                     ::log::error!("the broker's event loop failed: {e}");
                     break;
@@ -286,6 +311,9 @@ impl EventLoop {
             }
             while let Ok(d) = self.done.try_recv() {
                 self.finish(d);
+            }
+            for id in std::mem::take(&mut self.ready) {
+                self.with(id, Self::read);
             }
             let now = Instant::now();
             if now.duration_since(last_sweep) >= TICK {
@@ -414,6 +442,7 @@ impl EventLoop {
                 chunk: Vec::new(),
                 chunk_at: 0,
                 draining: None,
+                cache: None,
             },
         );
         // Bytes may already be waiting; edge-triggered readiness would not say so again.
@@ -453,7 +482,20 @@ impl EventLoop {
         }
         let shared = self.shared.clone();
         let settings = &shared.settings;
+        let handler = Handler {
+            store: &shared.store,
+            settings,
+            budget: &shared.budget,
+        };
+        // Request bytes handled here in the loop by this call.
+        let mut inlined = 0;
         while !c.busy && c.out.is_none() {
+            if inlined >= LOOP_TURN_BYTES {
+                // Enough for one turn: the others first (this one is read again before the
+                // loop next waits, as its readiness would not be reported again).
+                self.ready.push(id);
+                return Next::Keep;
+            }
             if c.body_len.is_none()
                 && c.size_got == 0
                 && self.request_bytes + BULK_READ <= settings.max_request_memory
@@ -463,12 +505,21 @@ impl EventLoop {
                 let next = match c.stream.read(&mut buf) {
                     Ok(0) if !c.queue.is_empty() => Some(self.dispatch(id, c)),
                     Ok(0) => Some(Next::Close(None)),
-                    Ok(n) => {
-                        self.split_requests(c, &buf[..n]);
-                        let bytes: usize = c.queue.iter().map(Vec::len).sum();
-                        (c.queue.len() >= MAX_BATCH || bytes >= MAX_BATCH_BYTES)
-                            .then(|| self.dispatch(id, c))
-                    }
+                    Ok(n) => match self.split_requests(c, &buf[..n], &handler) {
+                        Err(reason) => {
+                            self.shared
+                                .counters
+                                .closed_by_broker
+                                .fetch_add(1, Ordering::Relaxed);
+                            Some(c.reject(reason))
+                        }
+                        Ok(handled) => {
+                            inlined += handled;
+                            let bytes: usize = c.queue.iter().map(Vec::len).sum();
+                            (c.queue.len() >= MAX_BATCH || bytes >= MAX_BATCH_BYTES)
+                                .then(|| self.dispatch(id, c))
+                        }
+                    },
                     Err(e) if e.kind() == IoKind::WouldBlock => Some(self.dispatch_any(id, c)),
                     Err(e) if e.kind() == IoKind::Interrupted => None,
                     Err(_) => Some(Next::Close(None)),
@@ -590,10 +641,34 @@ impl EventLoop {
                     .requests
                     .fetch_add(1, Ordering::Relaxed);
                 let body = std::mem::take(&mut c.body);
-                c.queue.push_back(body);
                 c.size_got = 0;
                 c.body_len = None;
                 c.started = None;
+                if c.queue.is_empty() {
+                    match handler.produce_inline(&body, &mut c.cache, Clock::now()) {
+                        Some(handled) => {
+                            // Handled here: the buffer is kept for the next request.
+                            self.release(c);
+                            inlined += body.len();
+                            self.shared.counters.in_loop.fetch_add(1, Ordering::Relaxed);
+                            if body.capacity() <= KEEP_BODY {
+                                c.body = body;
+                                c.body.clear();
+                            }
+                            if let Err(reason) = handled {
+                                self.shared
+                                    .counters
+                                    .closed_by_broker
+                                    .fetch_add(1, Ordering::Relaxed);
+                                return c.reject(reason);
+                            }
+                            continue;
+                        }
+                        None => c.queue.push_back(body),
+                    }
+                } else {
+                    c.queue.push_back(body);
+                }
                 let bytes: usize = c.queue.iter().map(Vec::len).sum();
                 if c.queue.len() >= MAX_BATCH || bytes >= MAX_BATCH_BYTES {
                     return self.dispatch(id, c);
@@ -608,11 +683,23 @@ impl EventLoop {
     /// body, or a size the checks in [`read`](Self::read) will refuse) is left in the
     /// connection's request state, as if read there. Every byte kept counts against
     /// `max_request_memory`.
-    fn split_requests(&mut self, c: &mut Conn, mut bytes: &[u8]) {
+    ///
+    /// A request [`Handler::produce_inline`] takes while nothing is queued before it is
+    /// handled here, straight from the read buffer (no copy, no hand-over to a worker, as
+    /// the reference's network threads handled every request). `Ok`: the request bytes
+    /// handled so; `Err`: such a request was refused (the bytes after it are dropped, as
+    /// after a refusal by a worker).
+    fn split_requests(
+        &mut self,
+        c: &mut Conn,
+        mut bytes: &[u8],
+        handler: &Handler<'_>,
+    ) -> Result<usize, &'static str> {
         let max = self.shared.settings.max_socket_request_bytes;
-        let now = Instant::now();
+        let clock = Clock::now();
+        let now = clock.mono;
         c.active = now;
-        let mut kept = 0;
+        let (mut kept, mut handled) = (0, 0);
         while !bytes.is_empty() {
             match frame(bytes, max) {
                 Ok(Frame::Complete { body, consumed }) => {
@@ -620,9 +707,17 @@ impl EventLoop {
                         .counters
                         .requests
                         .fetch_add(1, Ordering::Relaxed);
+                    bytes = &bytes[consumed..];
+                    if c.queue.is_empty() {
+                        if let Some(result) = handler.produce_inline(body, &mut c.cache, clock) {
+                            result?;
+                            handled += body.len();
+                            self.shared.counters.in_loop.fetch_add(1, Ordering::Relaxed);
+                            continue;
+                        }
+                    }
                     c.queue.push_back(body.to_vec());
                     kept += body.len();
-                    bytes = &bytes[consumed..];
                 }
                 _ if bytes.len() < 4 => {
                     c.size[..bytes.len()].copy_from_slice(bytes);
@@ -651,6 +746,7 @@ impl EventLoop {
             .counters
             .request_memory_peak
             .fetch_max(self.request_bytes as u64, Ordering::Relaxed);
+        Ok(handled)
     }
 
     /// Hands the queued requests to a worker (one job, handled in order).

@@ -181,6 +181,11 @@ impl Store {
         ))
     }
 
+    /// Every log is in memory (no data directory): appending never touches a file.
+    pub(crate) fn in_memory(&self) -> bool {
+        self.dir.is_none()
+    }
+
     pub(crate) fn get(&self, topic: &str, partition: u32) -> Option<SharedLog> {
         let logs = self.logs.read().unwrap_or_else(PoisonError::into_inner);
         logs.get(topic)?.get(&partition).cloned()
