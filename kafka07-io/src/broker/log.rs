@@ -31,10 +31,79 @@ pub(crate) struct LogConfig {
 
 #[derive(Debug)]
 enum Data {
-    Memory(Vec<u8>),
+    Memory(MemData),
     /// A segment file, opened through the [`FileCache`] when it is used (`pread` and
     /// `pwrite`: no shared file position).
     File(PathBuf),
+}
+
+/// The bytes of an in-memory segment: the first [`MEM_HEAD`] in a `Vec` (a small log costs
+/// what it holds), the rest in anonymous maps of [`MEM_CHUNK`] bytes each, advised for
+/// transparent huge pages where the platform has them. A log growing by hundreds of MB/s
+/// would otherwise spend about a third of its time in page faults (one per 4 KiB; measured
+/// on the loopback benchmark), and a `Vec` doubling past 512 MiB asks for twice its size at
+/// once.
+#[derive(Debug, Default)]
+pub(crate) struct MemData {
+    head: Vec<u8>,
+    chunks: Vec<memmap2::MmapMut>,
+    len: usize,
+}
+
+/// Bytes of an in-memory segment kept in its `Vec`.
+const MEM_HEAD: usize = 4 << 20;
+/// Bytes of each map after them.
+const MEM_CHUNK: usize = 32 << 20;
+
+impl MemData {
+    /// Appends `bytes` (`Err`: no memory could be mapped; nothing is appended).
+    fn extend(&mut self, mut bytes: &[u8]) -> io::Result<()> {
+        // Maps first, so a failure leaves the data as it was.
+        let end = self.len + bytes.len();
+        let need = end.saturating_sub(MEM_HEAD).div_ceil(MEM_CHUNK);
+        while self.chunks.len() < need {
+            let map = memmap2::MmapMut::map_anon(MEM_CHUNK)?;
+            #[cfg(target_os = "linux")]
+            let _ = map.advise(memmap2::Advice::HugePage);
+            self.chunks.push(map);
+        }
+        if self.len < MEM_HEAD {
+            let n = bytes.len().min(MEM_HEAD - self.len);
+            self.head.extend_from_slice(&bytes[..n]);
+            self.len += n;
+            bytes = &bytes[n..];
+        }
+        while !bytes.is_empty() {
+            let at = self.len - MEM_HEAD;
+            let (chunk, off) = (at / MEM_CHUNK, at % MEM_CHUNK);
+            let n = bytes.len().min(MEM_CHUNK - off);
+            self.chunks[chunk][off..off + n].copy_from_slice(&bytes[..n]);
+            self.len += n;
+            bytes = &bytes[n..];
+        }
+        Ok(())
+    }
+
+    /// Copies `out.len()` bytes from position `at`; `None` past the end.
+    fn copy_to(&self, mut at: usize, mut out: &mut [u8]) -> Option<()> {
+        if at.checked_add(out.len())? > self.len {
+            return None;
+        }
+        if at < MEM_HEAD {
+            let n = out.len().min(MEM_HEAD - at);
+            out[..n].copy_from_slice(&self.head[at..at + n]);
+            at += n;
+            out = &mut out[n..];
+        }
+        while !out.is_empty() {
+            let (chunk, off) = ((at - MEM_HEAD) / MEM_CHUNK, (at - MEM_HEAD) % MEM_CHUNK);
+            let n = out.len().min(MEM_CHUNK - off);
+            out[..n].copy_from_slice(&self.chunks[chunk][off..off + n]);
+            at += n;
+            out = &mut out[n..];
+        }
+        Some(())
+    }
 }
 
 #[derive(Debug)]
@@ -144,7 +213,7 @@ impl Log {
             dir: None,
             segments: vec![Segment {
                 start: 0,
-                data: Data::Memory(Vec::new()),
+                data: Data::Memory(MemData::default()),
                 size: 0,
                 visible: 0,
                 mtime: SystemTime::now(),
@@ -362,7 +431,7 @@ impl Log {
             .expect("a log always has a segment");
         if !bytes.is_empty() {
             match &mut seg.data {
-                Data::Memory(v) => v.extend_from_slice(bytes),
+                Data::Memory(m) => m.extend(bytes)?,
                 Data::File(path) => {
                     let f = self.cfg.files.get(path)?;
                     if self.tail_dirty {
@@ -422,7 +491,7 @@ impl Log {
             Some(dir) => new_file_segment(dir, start)?,
             None => Segment {
                 start,
-                data: Data::Memory(Vec::new()),
+                data: Data::Memory(MemData::default()),
                 size: 0,
                 visible: 0,
                 mtime: SystemTime::now(),
@@ -498,14 +567,9 @@ impl Log {
     pub(crate) fn copy_memory(&self, start: u64, pos: u64, out: &mut [u8]) -> io::Result<()> {
         let seg = self.segments.iter().find(|s| s.start == start);
         match seg.map(|s| &s.data) {
-            Some(Data::Memory(v)) => {
-                let at = pos as usize;
-                let src = v
-                    .get(at..at + out.len())
-                    .ok_or(io::ErrorKind::UnexpectedEof)?;
-                out.copy_from_slice(src);
-                Ok(())
-            }
+            Some(Data::Memory(m)) => m
+                .copy_to(pos as usize, out)
+                .ok_or_else(|| io::ErrorKind::UnexpectedEof.into()),
             _ => Err(io::ErrorKind::NotFound.into()),
         }
     }
@@ -659,6 +723,48 @@ fn valid_prefix(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn memory_data_across_its_vec_and_maps_reads_back_what_was_appended() {
+        // Appends of varied sizes past the Vec and over two map boundaries, some of them
+        // straddling one; every range read back, boundaries included, equals the same
+        // bytes appended to a plain Vec.
+        let mut m = MemData::default();
+        let mut want = Vec::new();
+        let mut rng = fastrand::Rng::with_seed(7);
+        let total = MEM_HEAD + 2 * MEM_CHUNK + 12345;
+        while want.len() < total {
+            let n = rng.usize(1..300_000);
+            let bytes: Vec<u8> = (0..n).map(|_| rng.u8(..)).collect();
+            m.extend(&bytes).unwrap();
+            want.extend_from_slice(&bytes);
+        }
+        assert_eq!(m.len, want.len());
+        assert_eq!(m.chunks.len(), 3);
+        let edges = [0, MEM_HEAD, MEM_HEAD + MEM_CHUNK, MEM_HEAD + 2 * MEM_CHUNK];
+        let mut ranges: Vec<(usize, usize)> = Vec::new();
+        for e in edges {
+            for (back, len) in [(0, 1), (1, 2), (100, 100), (100, 1000), (4096, 1 << 20)] {
+                let at = e.saturating_sub(back);
+                ranges.push((at, len.min(want.len() - at)));
+            }
+        }
+        for _ in 0..200 {
+            let at = rng.usize(0..want.len());
+            ranges.push((at, rng.usize(0..=(want.len() - at).min(3 << 20))));
+        }
+        ranges.push((0, want.len()));
+        for (at, len) in ranges {
+            let mut out = vec![0u8; len];
+            m.copy_to(at, &mut out).unwrap();
+            assert!(out == want[at..at + len], "range {at}+{len}");
+        }
+        // Past the end: nothing.
+        let mut out = [0u8; 2];
+        assert!(m.copy_to(want.len() - 1, &mut out).is_none());
+        assert!(m.copy_to(usize::MAX, &mut out).is_none());
+        assert!(m.copy_to(want.len(), &mut []).is_some());
+    }
 
     fn cfg(size: u64) -> LogConfig {
         LogConfig {
