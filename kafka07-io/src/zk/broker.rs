@@ -47,7 +47,8 @@ struct State {
 pub struct Registration {
     tx: Sender<Msg>,
     state: Arc<Mutex<State>>,
-    zk: Arc<Mutex<ZkClient>>,
+    /// `None` once closed.
+    zk: Arc<Mutex<Option<ZkClient>>>,
     thread: Option<JoinHandle<()>>,
     info: BrokerInfo,
 }
@@ -156,7 +157,7 @@ impl Registration {
                     }
                 })?;
         }
-        let zk = Arc::new(Mutex::new(zk));
+        let zk = Arc::new(Mutex::new(Some(zk)));
         let thread = {
             let (zk, state, info, tx) = (zk.clone(), state.clone(), info.clone(), tx.clone());
             std::thread::Builder::new()
@@ -202,7 +203,8 @@ impl Registration {
         self.zk
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .session_id()
+            .as_ref()
+            .map_or(0, ZkClient::session_id)
     }
 
     /// The last problem keeping the registration up (ZooKeeper unreachable, a conflict after
@@ -215,7 +217,8 @@ impl Registration {
             .clone()
     }
 
-    /// Deregisters now (closes the session).
+    /// Deregisters now: closes the session and waits (a few seconds at most) until the
+    /// server confirms it, so `/brokers/ids/<id>` is gone when this returns.
     pub fn close(mut self) {
         self.stop();
     }
@@ -225,12 +228,15 @@ impl Registration {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+        // Taken out, so the handle closed is the last one and `close` waits for the server.
         let zk = self
             .zk
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        zk.close();
+            .take();
+        if let Some(zk) = zk {
+            zk.close();
+        }
     }
 }
 
@@ -249,7 +255,7 @@ fn lock(s: &Mutex<State>) -> MutexGuard<'_, State> {
 fn keep(
     rx: Receiver<Msg>,
     tx: Sender<Msg>,
-    zk: Arc<Mutex<ZkClient>>,
+    zk: Arc<Mutex<Option<ZkClient>>>,
     state: Arc<Mutex<State>>,
     info: BrokerInfo,
     partitions: TopicCounts,
@@ -276,17 +282,16 @@ fn keep(
         }
         if expired_at.is_some() {
             // A new session, then everything again (KafkaZooKeeper.handleNewSession).
-            let cfg = zk
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .config()
-                .clone();
+            let cfg = match zk.lock().unwrap_or_else(PoisonError::into_inner).as_ref() {
+                Some(c) => c.config().clone(),
+                None => return,
+            };
             match ZkClient::connect(&cfg).and_then(|c| register_id(&c, &info).map(|_| c)) {
                 Ok(c) => {
                     session += 1;
                     let s = session;
                     c.session_events(&tx, move |e| Msg::Session(s, e));
-                    *zk.lock().unwrap_or_else(PoisonError::into_inner) = c;
+                    *zk.lock().unwrap_or_else(PoisonError::into_inner) = Some(c);
                     let mut st = lock(&state);
                     st.sessions = session;
                     st.last_error = None;
@@ -300,7 +305,9 @@ fn keep(
             }
         }
         if !pending.is_empty() {
-            let c = zk.lock().unwrap_or_else(PoisonError::into_inner).clone();
+            let Some(c) = zk.lock().unwrap_or_else(PoisonError::into_inner).clone() else {
+                return;
+            };
             let topics = lock(&state).topics.clone();
             let mut left = Vec::new();
             for t in pending.drain(..) {

@@ -2,7 +2,7 @@
 
 use std::future::Future;
 use std::sync::mpsc::Sender;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use zookeeper_client as zkc;
@@ -104,6 +104,9 @@ fn runtime() -> &'static tokio::runtime::Runtime {
 pub struct ZkClient {
     client: zkc::Client,
     config: ZkConfig,
+    /// One count per live clone: [`close`](Self::close) of the last one waits for the server
+    /// to confirm the session's end.
+    handles: Arc<()>,
 }
 
 impl std::fmt::Debug for ZkClient {
@@ -158,6 +161,7 @@ impl ZkClient {
         let mut zk = ZkClient {
             client: root,
             config: config.clone(),
+            handles: Arc::new(()),
         };
         if let Some(chroot) = config.chroot() {
             zk.ensure_path(chroot)?;
@@ -363,9 +367,35 @@ impl ZkClient {
         });
     }
 
-    /// Drops this handle; when it is the last clone, the session is closed and the server
-    /// deletes its ephemeral nodes at once (instead of after the session timeout).
+    /// Drops this handle. When it is the last clone, the session is closed and this waits
+    /// (at most the connection timeout, and never more than 5 s) until the server has
+    /// confirmed it, so the session's ephemeral nodes are gone when `close` returns, even if
+    /// the process exits right after. The crate closes a session asynchronously when its last
+    /// handle drops: without the wait, a process that ends at once can leave its
+    /// registrations behind until the session timeout.
     pub fn close(self) {
+        let last = Arc::strong_count(&self.handles) == 1;
+        let mut state = self.client.state_watcher();
+        let wait = self.config.connection_timeout.min(Duration::from_secs(5));
         drop(self);
+        if !last {
+            return;
+        }
+        let ended = |s: zkc::SessionState| {
+            matches!(
+                s,
+                zkc::SessionState::Closed
+                    | zkc::SessionState::Expired
+                    | zkc::SessionState::AuthFailed
+            )
+        };
+        if ended(state.state()) {
+            return;
+        }
+        runtime().block_on(async move {
+            let _ =
+                tokio::time::timeout(wait, async move { while !ended(state.changed().await) {} })
+                    .await;
+        });
     }
 }

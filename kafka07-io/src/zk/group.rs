@@ -622,7 +622,7 @@ impl Coordinator {
         Ok(c)
     }
 
-    fn run(&mut self, rx: Receiver<Ev>) {
+    fn run(mut self, rx: Receiver<Ev>) {
         let cfg = self.shared.config.clone();
         let mut next_commit = Instant::now() + cfg.auto_commit_interval;
         loop {
@@ -764,14 +764,15 @@ impl Coordinator {
         lock(&self.shared.owned).clear();
     }
 
-    /// Clean exit: stop fetching, commit, release owners, close the session.
-    fn leave(&mut self) -> Result<()> {
+    /// Clean exit: stop fetching, commit, release owners, close the session (this handle is
+    /// the session's last, so the close waits for the server's confirmation).
+    fn leave(mut self) -> Result<()> {
         self.stop_fetchers();
         let r = self.commit();
         self.release();
         let me = self.paths.id(&self.shared.consumer_id);
         let _ = self.zk.delete(&me);
-        self.zk.clone().close();
+        self.zk.close();
         for q in self.shared.queues.values() {
             q.close();
         }

@@ -265,10 +265,11 @@ impl ZkProducer {
         Ok(())
     }
 
-    /// Flushes and closes the ZooKeeper session.
+    /// Flushes and closes the ZooKeeper session (waiting, a few seconds at most, for the
+    /// server to confirm it).
     pub fn close(mut self) -> Result<()> {
         let r = self.flush();
-        self.zk.clone().close();
+        self.zk.close();
         r
     }
 
