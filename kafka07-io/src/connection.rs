@@ -150,6 +150,14 @@ impl Connection {
                         std::io::ErrorKind::ConnectionRefused => Error::ConnectRefused {
                             addr: a.to_string(),
                         },
+                        // The handshake completed and the peer reset the connection before
+                        // the connect call saw it complete (a kafka07 broker at its
+                        // --max-connections resets what it accepts, and may do so first).
+                        std::io::ErrorKind::ConnectionReset
+                        | std::io::ErrorKind::ConnectionAborted => Error::Closed {
+                            during_response: false,
+                            reset: true,
+                        },
                         std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => {
                             Error::Timeout {
                                 op: "connect",

@@ -214,19 +214,24 @@ pub fn code_for(e: &Error) -> Code {
     }
 }
 
+/// The hint for a connection the broker reset: at connect, or after a request.
+const RESET_HINT: &str = "; a kafka07 broker resets connections it refuses (over its \
+     --max-connections, see its log); a 0.7 broker may also reset one whose request it rejects";
+
 /// A [`Failure`] for a client error, with a hint a user can act on.
 pub fn failure(e: Error, brokers: &BrokerArgs) -> Failure {
     let code = code_for(&e);
+    // What the last connection attempt found, when every attempt failed.
+    let root = match &e {
+        Error::NoBrokerAvailable { last, .. } => &**last,
+        e => e,
+    };
     let hint = match code {
+        _ if matches!(root, Error::Closed { reset: true, .. }) => RESET_HINT.to_string(),
         Code::Unreachable => format!(
             "; is a broker running at {}? (start one with `kafka07 broker`)",
             brokers.shown()
         ),
-        Code::BrokerError if matches!(e, Error::Closed { reset: true, .. }) => {
-            "; a kafka07 broker resets connections it refuses (over its --max-connections, \
-             see its log); a 0.7 broker may also reset one whose request it rejects"
-                .to_string()
-        }
         Code::BrokerError if matches!(e, Error::Closed { .. }) => {
             "; a 0.7 broker closes the connection on a request it rejects (invalid topic, \
              partition out of range, bad message)"
@@ -268,6 +273,44 @@ mod tests {
             let e = parse_broker(bad).unwrap_err();
             assert!(e.contains(why), "{bad:?}: {e}");
         }
+    }
+
+    #[test]
+    fn a_reset_gets_the_connection_limit_hint_wrapped_or_not() {
+        let brokers = BrokerArgs {
+            brokers: vec!["127.0.0.1:9".into()],
+            timeout: 5,
+        };
+        let reset = || Error::Closed {
+            during_response: false,
+            reset: true,
+        };
+        // A reset seen at connect by every attempt (the broker refused before the client's
+        // connect completed), and one seen after the request was sent.
+        for e in [
+            Error::NoBrokerAvailable {
+                attempts: 3,
+                last: Box::new(reset()),
+            },
+            reset(),
+        ] {
+            let text = failure(e, &brokers).message;
+            assert!(text.contains("reset the connection"), "{text}");
+            assert!(text.contains("--max-connections"), "{text}");
+            assert!(!text.contains("is a broker running"), "{text}");
+        }
+        let refused = Error::NoBrokerAvailable {
+            attempts: 3,
+            last: Box::new(Error::ConnectRefused {
+                addr: "127.0.0.1:9".into(),
+            }),
+        };
+        let text = failure(refused, &brokers).message;
+        assert!(
+            text.contains("is a broker running at 127.0.0.1:9"),
+            "{text}"
+        );
+        assert!(!text.contains("--max-connections"), "{text}");
     }
 
     #[test]
