@@ -353,6 +353,9 @@ impl EventLoop {
             ::log::info!("{}: connection closed: {why}", c.peer);
         }
         let _ = self.poll.registry().deregister(&mut c.stream);
+        // The socket is closed before the count says so: a client that sees
+        // `connections_open` fall also sees its connection's end.
+        drop(c);
         self.shared.counters.open.fetch_sub(1, Ordering::Relaxed);
     }
 
