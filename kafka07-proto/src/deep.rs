@@ -372,13 +372,16 @@ impl<'a> Deep<'a> {
                         let snappy = |e: crate::snappy::SnappyError| {
                             codec_err(ErrorKind::Snappy(e.kind), Layer::Snappy, e.offset)
                         };
-                        let needed = crate::xerial::decompressed_len(payload).map_err(snappy)?;
-                        if needed > room {
-                            return Err(short(needed as u64, free.len()));
+                        // One walk of the framing: `decompress` sizes the output itself and
+                        // reports the total when it does not fit, before writing anything.
+                        match crate::xerial::decompress(payload, &mut free[..room]) {
+                            Ok((n, _)) => n,
+                            Err(crate::snappy::SnappyError {
+                                kind: crate::snappy::SnappyErrorKind::OutputTooSmall { needed },
+                                ..
+                            }) => return Err(short(needed as u64, free.len())),
+                            Err(e) => return Err(snappy(e)),
                         }
-                        crate::xerial::decompress(payload, &mut free[..needed])
-                            .map_err(snappy)?
-                            .0
                     }
                     Codec::None => 0,
                 };

@@ -333,6 +333,23 @@ fn decompression_bombs_fail_cleanly() {
             available: 4096
         }
     );
+    // A xerial stream of two 32 KiB chunks (48,000 bytes of content) into 40,000 bytes of
+    // scratch: the total of every chunk's preamble is what is needed, reported before any
+    // chunk is written.
+    let big = plain(&vec![b's'; 47_990]);
+    let w = wrapper(Codec::Snappy, &[big.clone()]);
+    let (_, e) = deep_err(&w, 0, 40_000, D);
+    assert_eq!(
+        e.kind(),
+        ErrorKind::ScratchExhausted {
+            needed: 48_000,
+            available: 40_000
+        }
+    );
+    assert_eq!(e.offset(), 0);
+    let got = deep_all(&w, 0, 48_000, D);
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].2, big[10..]);
 }
 
 #[test]
