@@ -337,7 +337,7 @@ fn decompression_bombs_fail_cleanly() {
     // scratch: the total of every chunk's preamble is what is needed, reported before any
     // chunk is written.
     let big = plain(&vec![b's'; 47_990]);
-    let w = wrapper(Codec::Snappy, &[big.clone()]);
+    let w = wrapper(Codec::Snappy, std::slice::from_ref(&big));
     let (_, e) = deep_err(&w, 0, 40_000, D);
     assert_eq!(
         e.kind(),
