@@ -333,6 +333,11 @@ fn decompression_bombs_fail_cleanly() {
             available: 4096
         }
     );
+}
+
+#[test]
+#[cfg(feature = "snappy")] // encodes snappy
+fn xerial_stream_larger_than_the_scratch_reports_its_total() {
     // A xerial stream of two 32 KiB chunks (48,000 bytes of content) into 40,000 bytes of
     // scratch: the total of every chunk's preamble is what is needed, reported before any
     // chunk is written.
