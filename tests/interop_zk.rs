@@ -266,8 +266,19 @@ fn samsa_balanced_consumers_read_kafka07_keyed_topic() {
     }
     producer.confirm("kt").unwrap();
     producer.close().unwrap();
-    // The members stop once this exists and they have read nothing for 2 s.
-    std::fs::write(&stop_path, b"").unwrap();
+    // The members stop once this names every partition's log end, they have read up to it,
+    // and they have read nothing for 2 s (written whole, then renamed into place).
+    let mut ends = String::new();
+    for (i, b) in bs.iter().enumerate() {
+        let mut c = Client::connect(b.local_addr()).unwrap();
+        for p in 0..2 {
+            let end = c.offsets("kt", p, OffsetTime::Latest, 1).unwrap()[0];
+            ends.push_str(&format!("{}-{p} {end}\n", i + 1));
+        }
+    }
+    let partial = dir.path().join("stop.partial");
+    std::fs::write(&partial, ends).unwrap();
+    std::fs::rename(&partial, &stop_path).unwrap();
 
     let outs: Vec<Value> = members.into_iter().map(|h| h.join().unwrap()).collect();
     let mut owned_all = BTreeSet::new();

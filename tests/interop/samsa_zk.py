@@ -112,6 +112,18 @@ def next_with_partition(registry, timeout):
             registry._current_message_set = None
 
 
+def stop_ends(path):
+    """The stop file's log end offsets ("<broker>-<partition> <offset>" per line; a
+    partition it does not name has no end to reach), or None while it does not exist.
+    samsa backs off longer after every empty fetch, so a member idle since it started may
+    not have fetched what was produced just before the file appeared: stopping waits until
+    every owned partition is read up to the end named here."""
+    if not path or not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return {k: int(v) for k, v in (line.split() for line in f if line.strip())}
+
+
 def consume(args):
     from samsa.cluster import Cluster
 
@@ -125,8 +137,10 @@ def consume(args):
     while len(messages) < args.count and time.time() < deadline:
         item = next_with_partition(consumer.partition_owner_registry, 0.2)
         if item is None:
-            if (args.stop_file and os.path.exists(args.stop_file)
-                    and time.time() - last >= args.idle):
+            ends = stop_ends(args.stop_file)
+            if (ends is not None and time.time() - last >= args.idle
+                    and all(p.offset >= ends.get("%d-%d" % (p.broker.id, p.number), 0)
+                            for p in consumer.partitions)):
                 break
             continue
         last = time.time()
@@ -162,7 +176,7 @@ def main(argv):
     c.add_argument("--count", type=int, required=True)
     c.add_argument("--timeout", type=float, default=30)
     c.add_argument("--hold", type=float, default=0)
-    c.add_argument("--stop-file", help="stop once this file exists and IDLE s passed without a message")
+    c.add_argument("--stop-file", help="stop once this file exists, IDLE s passed without a message, and every owned partition is read up to the end the file names")
     c.add_argument("--idle", type=float, default=2)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
